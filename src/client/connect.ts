@@ -1,0 +1,96 @@
+// connect(url): a root stub for the peer's main interface. ws:// and wss:// speak WebSocket;
+// http:// and https:// speak HTTP batch, unless `transport` says otherwise.
+
+import { CapnWebError } from "../protocol/errors.js";
+import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.js";
+import { sessionOfStub, type SessionStats } from "../protocol/session.js";
+import { newStub } from "../protocol/stub.js";
+import type { Stub } from "../protocol/types.js";
+import { openWebSocket } from "../transports/websocket.js";
+import { Connection, type ConnectionState } from "./connection.js";
+import { HttpBatchClient, HttpBatchRootHook } from "./http-batch-client.js";
+
+export interface ConnectOptions {
+  /** Milliseconds to wait for the connection (WebSocket) or for each batch (HTTP). */
+  timeout?: number;
+  /** Sent with the WebSocket upgrade or with every HTTP batch (authentication, mostly). */
+  headers?: Record<string, string>;
+  /** Overrides what the URL scheme implies. */
+  transport?: "websocket" | "http";
+  /** What this side offers the peer as its main interface (bidirectional RPC). */
+  main?: unknown;
+  /** Receiver-side limits on what the peer may send. */
+  limits?: Partial<Limits>;
+  /** Sees (and may rewrite) every error before it is sent; stacks are redacted otherwise. */
+  onSendError?: (error: Error) => Error | void;
+  /** Every change of the connection's state (WebSocket only: HTTP batch has no connection). */
+  onStateChange?: (state: ConnectionState, reason?: CapnWebError) => void;
+}
+
+type Endpoint = Connection | HttpBatchClient;
+const endpoints = new WeakMap<object, Endpoint>();
+
+export async function connect<Api = any>(url: string | URL, options: ConnectOptions = {}): Promise<Stub<Api>> {
+  const { href, kind } = resolveEndpoint(url, options.transport);
+  const sessionOptions = { limits: { ...DEFAULT_LIMITS, ...options.limits }, onSendError: options.onSendError };
+  if (kind === "http") {
+    const client = new HttpBatchClient(href, { ...sessionOptions, headers: options.headers, timeout: options.timeout }, options.main);
+    const root = newStub(new HttpBatchRootHook(client));
+    endpoints.set(root, client);
+    return root;
+  }
+  options.onStateChange?.("connecting");
+  let transport;
+  try {
+    transport = await openWebSocket(href, { headers: options.headers, timeout: options.timeout });
+  } catch (error) {
+    const reason = CapnWebError.from(error, "disconnected");
+    options.onStateChange?.("broken", reason);
+    throw reason;
+  }
+  const connection = new Connection(href, transport, options.main, { ...sessionOptions, onStateChange: options.onStateChange });
+  const root = connection.session.remoteMain(() => connection.close());
+  endpoints.set(root, connection);
+  return root;
+}
+
+function resolveEndpoint(url: string | URL, transport: ConnectOptions["transport"]): { href: string; kind: "websocket" | "http" } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new CapnWebError("invalid_argument", `Not a URL: ${String(url)}`, { cause });
+  }
+  const secure = parsed.protocol === "wss:" || parsed.protocol === "https:";
+  if (!["ws:", "wss:", "http:", "https:"].includes(parsed.protocol)) {
+    throw new CapnWebError("invalid_argument", `Unsupported URL scheme ${parsed.protocol} (use ws:, wss:, http: or https:).`);
+  }
+  const kind = transport ?? (parsed.protocol.startsWith("ws") ? "websocket" : "http");
+  if (kind !== "websocket" && kind !== "http") {
+    throw new CapnWebError("invalid_argument", `Unknown transport ${String(kind)} (use "websocket" or "http").`);
+  }
+  parsed.protocol = kind === "websocket" ? (secure ? "wss:" : "ws:") : secure ? "https:" : "http:";
+  return { href: parsed.href, kind };
+}
+
+/** The import and export table sizes of the session a stub belongs to. */
+export function stats(stub: unknown): SessionStats {
+  const endpoint = typeof stub === "function" ? endpoints.get(stub) : undefined;
+  if (endpoint) return endpoint.stats();
+  const session = sessionOfStub(stub);
+  if (!session) throw new CapnWebError("invalid_argument", "stats() needs a stub of a live remote session.");
+  return session.stats();
+}
+
+/** Closes the connection behind a root stub returned by connect(). */
+export function close(root: unknown): void {
+  const endpoint = typeof root === "function" ? endpoints.get(root) : undefined;
+  if (!endpoint) throw new CapnWebError("invalid_argument", "close() needs the root stub that connect() returned.");
+  endpoint.close();
+}
+
+/** The lifecycle of the connection behind a root stub (WebSocket connections only). */
+export function connectionOf(root: unknown): Connection | undefined {
+  const endpoint = typeof root === "function" ? endpoints.get(root) : undefined;
+  return endpoint instanceof Connection ? endpoint : undefined;
+}

@@ -1,0 +1,70 @@
+// A long-lived root stub over HTTP batch. Each batch is its own Cap'n Web session (that is what
+// the HTTP batch transport is: one request, one session), so the root starts a new session for
+// every group of calls made in the same turn of the event loop. One group is one POST, however
+// many calls and pipelines it holds. Capabilities obtained in a batch die with it.
+
+import { Hook, type PropertyPath } from "../protocol/hooks.js";
+import type { Payload } from "../protocol/payload.js";
+import { RpcSession, type SessionOptions, type SessionStats } from "../protocol/session.js";
+import { HttpBatchClientTransport, type HttpBatchOptions } from "../transports/http-batch-client.js";
+
+export class HttpBatchClient {
+  private current: RpcSession | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly options: HttpBatchOptions & SessionOptions,
+    private readonly main: unknown,
+  ) {}
+
+  /** The main interface of the batch being assembled now (a new batch when the last one left). */
+  mainHook(): Hook {
+    let session = this.current;
+    if (!session || session.isEnded) {
+      const { headers, timeout, ...sessionOptions } = this.options;
+      const transport = new HttpBatchClientTransport(this.url, { headers, timeout });
+      session = new RpcSession(transport, this.main, sessionOptions);
+      const started = session;
+      transport.start({ frame: (text) => started.receive(text), closed: (error) => started.transportClosed(error) });
+      this.current = session;
+    }
+    return session.remoteMainHook();
+  }
+
+  /** The tables of the batch in progress (a batch holds nothing once it has ended). */
+  stats(): SessionStats {
+    const session = this.current;
+    return session && !session.isEnded ? session.stats() : { imports: 0, exports: 0 };
+  }
+
+  close(): void {
+    this.current?.close();
+    this.current = undefined;
+  }
+}
+
+/** The root stub's hook: every operation goes to the current batch's main interface. */
+export class HttpBatchRootHook extends Hook {
+  constructor(private readonly client: HttpBatchClient) {
+    super();
+  }
+  call(path: PropertyPath, args: Payload): Hook {
+    return this.client.mainHook().call(path, args);
+  }
+  get(path: PropertyPath): Hook {
+    return this.client.mainHook().get(path);
+  }
+  map(path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
+    return this.client.mainHook().map(path, captures, instructions);
+  }
+  pull(): Payload | Promise<Payload> {
+    return this.client.mainHook().pull();
+  }
+  dup(): Hook {
+    return this;
+  }
+  dispose(): void {}
+  override standsFor(): Hook {
+    return this.client.mainHook();
+  }
+}

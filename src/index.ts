@@ -1,0 +1,20 @@
+// The public surface: `import * as CapnWeb from "capnweb-otp"`. Re-exports only.
+
+export { CapnWebError as Error, isCapnWebError, type ErrorType } from "./protocol/errors.js";
+export { Target } from "./protocol/target.js";
+export type { Stub, Pipelined, Resolved, Passable } from "./protocol/types.js";
+export type { Limits } from "./protocol/limits.js";
+export { DEFAULT_LIMITS } from "./protocol/limits.js";
+export { serialize, deserialize } from "./protocol/codec.js";
+export type { SessionStats } from "./protocol/session.js";
+
+export { connect, stats, close, connectionOf, type ConnectOptions } from "./client/connect.js";
+export type { Connection, ConnectionState } from "./client/connection.js";
+export { awaitResult as await, type Result, type AwaitOptions } from "./client/await.js";
+export { release } from "./client/release.js";
+
+export { serve, type ServeOptions, type Server } from "./server/serve.js";
+export { CapnWebHandlers, type HandlerOptions, type ConnectionInfo, type LiveSession } from "./server/handlers.js";
+
+export * as transports from "./transports/index.js";
+export { RpcSession, type SessionOptions, type FrameSink } from "./protocol/session.js";

@@ -1,0 +1,556 @@
+// The expression codec: application values to JSON-able trees ("encode") and back ("decode"),
+// byte-compatible with capnweb 0.12's Devaluator and Evaluator.
+//
+// Invariants kept here:
+// - A literal array is always escaped as `[[...]]`; any other array is a typed expression.
+// - Typed arrays travel little-endian, with a marker naming their type (plain Uint8Array has none).
+// - A decoded object never holds a key named like an Object.prototype member, nor `toJSON`.
+// - A stub found while encoding is either referred back to (the peer's own import) or exported;
+//   exporting takes a new reference, so the application's stub is never consumed.
+
+import { CapnWebError } from "./errors.js";
+import { type Hook, TargetHook, type PropertyPath } from "./hooks.js";
+import { DEFAULT_LIMITS, isBlockedName, type Limits } from "./limits.js";
+import { Payload, type PendingSlot } from "./payload.js";
+import { borrowedPromiseStub, newPromiseStub, newStub, stubViewOf } from "./stub.js";
+import { isTarget } from "./target.js";
+
+// -----------------------------------------------------------------------------------------------
+// Encoding
+
+export interface Exporter {
+  /** The peer's ID for `hook` when it is one of the peer's own exports (our import). */
+  importIdOf(hook: Hook): number | undefined;
+  /** Exports a capability; takes ownership of `hook`. */
+  exportHook(hook: Hook): number;
+  /** Exports a local target or function, one ID per object however often it is sent. */
+  exportTarget(target: object): number;
+  /** Exports a promise whose resolution will follow; takes ownership of `hook`. */
+  exportPromise(hook: Hook): number;
+  /** Rolls back exports made by an encoding that then failed. */
+  unexport(ids: number[]): void;
+  /** Lets the application rewrite (or redact) an error before it is sent. */
+  rewriteError(error: Error): Error | void;
+}
+
+const NO_EXPORTS: Exporter = {
+  importIdOf: () => undefined,
+  exportHook() {
+    throw new CapnWebError("invalid_argument", "Stubs can only be sent within a session.");
+  },
+  exportTarget() {
+    throw new CapnWebError("invalid_argument", "Targets and functions can only be sent within a session.");
+  },
+  exportPromise() {
+    throw new CapnWebError("invalid_argument", "Promises can only be sent within a session.");
+  },
+  unexport() {},
+  rewriteError: () => undefined,
+};
+
+const ENCODE_MAX_DEPTH = DEFAULT_LIMITS.maxDepth;
+
+const BYTE_MARKERS = new Map<object, string>([
+  [ArrayBuffer.prototype, "ArrayBuffer"],
+  [DataView.prototype, "DataView"],
+  [Int8Array.prototype, "Int8Array"],
+  [Uint8ClampedArray.prototype, "Uint8ClampedArray"],
+  [Int16Array.prototype, "Int16Array"],
+  [Uint16Array.prototype, "Uint16Array"],
+  [Int32Array.prototype, "Int32Array"],
+  [Uint32Array.prototype, "Uint32Array"],
+  [BigInt64Array.prototype, "BigInt64Array"],
+  [BigUint64Array.prototype, "BigUint64Array"],
+  [Float32Array.prototype, "Float32Array"],
+  [Float64Array.prototype, "Float64Array"],
+]);
+const PLAIN_BYTES = new Set<object>([Uint8Array.prototype, Buffer.prototype]);
+const NOT_YET = new Map<object, string>([
+  [Blob.prototype, "Blob"],
+  [ReadableStream.prototype, "ReadableStream"],
+  [WritableStream.prototype, "WritableStream"],
+  [Request.prototype, "Request"],
+  [Response.prototype, "Response"],
+]);
+
+export class Encoder {
+  private exports: number[] | undefined;
+
+  private constructor(private readonly exporter: Exporter) {}
+
+  /** Encodes one value; on failure, exports it made are rolled back. */
+  static encode(value: unknown, exporter: Exporter = NO_EXPORTS): unknown {
+    const encoder = new Encoder(exporter);
+    try {
+      return encoder.encodeValue(value, 0);
+    } catch (error) {
+      encoder.rollback();
+      throw error;
+    }
+  }
+
+  /** Encodes a call's argument list: the array expression without its escaping layer. */
+  static encodeArgs(args: readonly unknown[], exporter: Exporter): unknown[] {
+    const encoder = new Encoder(exporter);
+    try {
+      const out = new Array(args.length);
+      for (let i = 0; i < args.length; i++) out[i] = encoder.encodeValue(args[i], 1);
+      return out;
+    } catch (error) {
+      encoder.rollback();
+      throw error;
+    }
+  }
+
+  private rollback(): void {
+    if (!this.exports) return;
+    try {
+      this.exporter.unexport(this.exports);
+    } catch {
+      // The original failure is what the caller needs to see.
+    }
+  }
+
+  private noteExport(id: number): number {
+    (this.exports ??= []).push(id);
+    return id;
+  }
+
+  private encodeValue(value: unknown, depth: number): unknown {
+    if (depth >= ENCODE_MAX_DEPTH) {
+      throw new CapnWebError("invalid_argument", "Value nests too deeply to send (does it contain a cycle?).");
+    }
+    switch (typeof value) {
+      case "string":
+      case "boolean":
+        return value;
+      case "number":
+        if (Number.isFinite(value)) return value;
+        return value === Infinity ? ["inf"] : value === -Infinity ? ["-inf"] : ["nan"];
+      case "undefined":
+        return ["undefined"];
+      case "bigint":
+        return ["bigint", value.toString()];
+      case "function": {
+        const view = stubViewOf(value);
+        if (view) return this.encodeStub(view.liveHook(), view.path, view.isPromise);
+        return ["export", this.noteExport(this.exporter.exportTarget(value))];
+      }
+      case "object":
+        break;
+      default:
+        throw new CapnWebError("invalid_argument", `Cannot send a value of type ${typeof value}.`);
+    }
+    if (value === null) return null;
+
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype) {
+      const object = value as Record<string, unknown>;
+      const out: Record<string, unknown> = {};
+      for (const key in object) out[key] = this.encodeValue(object[key], depth + 1);
+      return out;
+    }
+    if (proto === Array.prototype) {
+      const array = value as unknown[];
+      const out = new Array(array.length);
+      for (let i = 0; i < array.length; i++) out[i] = this.encodeValue(array[i], depth + 1);
+      return [out];
+    }
+    if (proto === Date.prototype) {
+      const time = (value as Date).getTime();
+      return ["date", Number.isNaN(time) ? null : time];
+    }
+    if (PLAIN_BYTES.has(proto)) return ["bytes", toBase64(value as Uint8Array)];
+    const marker = BYTE_MARKERS.get(proto);
+    if (marker !== undefined) {
+      const bytes = marker === "ArrayBuffer"
+        ? new Uint8Array(value as ArrayBuffer)
+        : new Uint8Array((value as ArrayBufferView).buffer, (value as ArrayBufferView).byteOffset, (value as ArrayBufferView).byteLength);
+      return ["bytes", toBase64(bytes), marker];
+    }
+    if (proto === URL.prototype) return ["url", (value as URL).href];
+    if (proto === Headers.prototype) return ["headers", [...(value as Headers)]];
+    if (isTarget(value)) return ["export", this.noteExport(this.exporter.exportTarget(value))];
+    if ((value as object) instanceof Error) return this.encodeError(value as Error, depth);
+    const later = NOT_YET.get(proto);
+    if (later) throw new CapnWebError("unsupported", `Sending a ${later} is not supported yet.`);
+    const name = (value as object).constructor?.name ?? "object";
+    throw new CapnWebError(
+      "invalid_argument",
+      `Cannot send a ${name}: only plain objects, arrays, primitives, Date, bytes, URL, Headers, ` +
+        `Error, stubs, functions and Target instances travel.`,
+    );
+  }
+
+  private encodeStub(hook: Hook, path: PropertyPath, isPromise: boolean): unknown {
+    const importId = this.exporter.importIdOf(hook);
+    if (importId !== undefined) {
+      if (!isPromise) return ["import", importId];
+      return path.length > 0 ? ["pipeline", importId, path] : ["pipeline", importId];
+    }
+    if (hook instanceof TargetHook && path.length === 0 && !isPromise) {
+      return ["export", this.noteExport(this.exporter.exportTarget(hook.target))];
+    }
+    if (isPromise) {
+      const promised = path.length > 0 ? hook.get(path) : hook.dup();
+      return ["promise", this.noteExport(this.exporter.exportPromise(promised))];
+    }
+    return ["export", this.noteExport(this.exporter.exportHook(hook.dup()))];
+  }
+
+  private encodeError(original: Error, depth: number): unknown {
+    const rewritten = this.exporter.rewriteError(original);
+    const error = rewritten ?? original;
+    let props: Record<string, unknown> | undefined;
+    const capture = (key: string, value: unknown) => {
+      const before = this.exports?.length ?? 0;
+      try {
+        (props ??= {})[key] = this.encodeValue(value, depth + 1);
+      } catch {
+        // A property that cannot travel is dropped; the error itself always arrives.
+        if (this.exports && this.exports.length > before) {
+          const extra = this.exports.splice(before);
+          try {
+            this.exporter.unexport(extra);
+          } catch {
+            // ignore: we are already discarding this property
+          }
+        }
+      }
+    };
+    for (const key of Object.keys(error)) {
+      if (key === "name" || key === "message" || key === "stack" || key === "remoteName") continue;
+      capture(key, (error as unknown as Record<string, unknown>)[key]);
+    }
+    if (error instanceof CapnWebError && !("type" in (props ?? {}))) capture("type", error.type);
+    if ("cause" in error && error.cause !== undefined) capture("cause", error.cause);
+    if (error instanceof AggregateError) capture("errors", error.errors);
+
+    const out: unknown[] = ["error", error.name, error.message];
+    // Stacks are redacted unless the application's rewrite hook chose to send one.
+    const stack = rewritten && typeof rewritten.stack === "string" ? rewritten.stack : undefined;
+    if (props) out.push(stack ?? null, props);
+    else if (stack !== undefined) out.push(stack);
+    return out;
+  }
+}
+
+function toBase64(bytes: Uint8Array): string {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = buffer.toString("base64");
+  // capnweb omits padding; its decoder accepts both.
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
+
+// -----------------------------------------------------------------------------------------------
+// Decoding
+
+export interface Importer {
+  /** `["export", id]`: the peer sends us a capability. Returns a new reference. */
+  importStub(id: number): Hook;
+  /** `["promise", id]`: the peer sends a promise it will resolve. Returns a new reference. */
+  importPromise(id: number): Hook;
+  /** `["import"|"pipeline", id, ...]`: the peer refers to one of our exports (borrowed). */
+  exportedHook(id: number): Hook | undefined;
+  readonly limits: Limits;
+}
+
+const NO_IMPORTS: Importer = {
+  importStub() {
+    throw new CapnWebError("protocol", "A capability cannot be decoded outside a session.");
+  },
+  importPromise() {
+    throw new CapnWebError("protocol", "A promise cannot be decoded outside a session.");
+  },
+  exportedHook: () => undefined,
+  limits: DEFAULT_LIMITS,
+};
+
+// Null prototype: a wire-supplied name must not reach an inherited member such as `constructor`.
+const ERROR_CLASSES: Record<string, ErrorConstructor> = Object.assign(Object.create(null), {
+  Error,
+  EvalError,
+  RangeError,
+  ReferenceError,
+  SyntaxError,
+  TypeError,
+  URIError,
+  AggregateError,
+});
+
+const TYPED_ARRAYS: Record<string, { new (buffer: ArrayBuffer): ArrayBufferView; BYTES_PER_ELEMENT?: number }> =
+  Object.assign(Object.create(null), {
+    DataView,
+    Int8Array,
+    Uint8Array,
+    Uint8ClampedArray,
+    Int16Array,
+    Uint16Array,
+    Int32Array,
+    Uint32Array,
+    BigInt64Array,
+    BigUint64Array,
+    Float32Array,
+    Float64Array,
+  });
+
+type Container = Record<string | number, unknown>;
+
+export class Decoder {
+  private owned: unknown[] | undefined;
+  private pending: PendingSlot[] | undefined;
+
+  private constructor(private readonly importer: Importer) {}
+
+  /**
+   * Decodes an expression into a payload that owns the stubs it created. The tree is modified in
+   * place (it was just parsed and belongs to nobody else). On failure, everything created so far
+   * is released before the error propagates.
+   */
+  static decode(expression: unknown, importer: Importer = NO_IMPORTS, depth = 0): Payload {
+    const decoder = new Decoder(importer);
+    const payload = Payload.forDecoding();
+    try {
+      payload.value = decoder.decodeValue(expression, payload as unknown as Container, "value", depth);
+    } catch (error) {
+      payload.attach(decoder.owned, decoder.pending);
+      payload.dispose();
+      throw error;
+    }
+    payload.attach(decoder.owned, decoder.pending);
+    return payload;
+  }
+
+  private decodeValue(value: unknown, parent: Container, key: string | number, depth: number): unknown {
+    const { maxDepth } = this.importer.limits;
+    if (depth >= maxDepth) {
+      throw new CapnWebError("protocol", `Message nests deeper than the limit of ${maxDepth}.`);
+    }
+    if (typeof value !== "object" || value === null) return value;
+    if (!Array.isArray(value)) {
+      const object = value as Container;
+      for (const name in object) {
+        if (isBlockedName(name)) {
+          // Decode anyway so that any stub inside is owned and released, then drop the key.
+          this.decodeValue(object[name], object, name, depth + 1);
+          delete object[name];
+        } else {
+          object[name] = this.decodeValue(object[name], object, name, depth + 1);
+        }
+      }
+      return object;
+    }
+    if (value.length === 1 && Array.isArray(value[0])) {
+      const array = value[0] as unknown[];
+      for (let i = 0; i < array.length; i++) array[i] = this.decodeValue(array[i], array as unknown as Container, i, depth + 1);
+      return array;
+    }
+    const decoded = this.decodeTyped(value, parent, key, depth);
+    if (decoded === MALFORMED) {
+      throw new CapnWebError("protocol", `Unknown or malformed expression: ${preview(value)}`);
+    }
+    return decoded;
+  }
+
+  private decodeTyped(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
+    const tag = value[0];
+    switch (tag) {
+      case "undefined":
+        return value.length === 1 ? undefined : MALFORMED;
+      case "inf":
+        return Infinity;
+      case "-inf":
+        return -Infinity;
+      case "nan":
+        return NaN;
+      case "bigint": {
+        const digits = value[1];
+        if (typeof digits !== "string") return MALFORMED;
+        const limit = this.importer.limits.maxBigIntDigits;
+        if (digits.length > limit) {
+          throw new CapnWebError("protocol", `bigint exceeds the limit of ${limit} digits.`);
+        }
+        try {
+          return BigInt(digits);
+        } catch {
+          return MALFORMED;
+        }
+      }
+      case "date":
+        if (value[1] === null) return new Date(NaN);
+        return typeof value[1] === "number" ? new Date(value[1]) : MALFORMED;
+      case "bytes":
+        return decodeBytes(value);
+      case "error":
+        return this.decodeError(value, depth);
+      case "url":
+        if (value.length !== 2 || typeof value[1] !== "string") return MALFORMED;
+        try {
+          return new URL(value[1]);
+        } catch {
+          throw new CapnWebError("protocol", `Invalid URL: ${preview(value[1])}`);
+        }
+      case "headers":
+        if (value.length !== 2 || !Array.isArray(value[1])) return MALFORMED;
+        try {
+          return new Headers(value[1] as [string, string][]);
+        } catch (cause) {
+          throw new CapnWebError("protocol", "Invalid headers expression.", { cause });
+        }
+      case "import":
+      case "pipeline":
+        return this.decodeReference(value, tag === "pipeline", parent, key, depth);
+      case "remap":
+        return this.decodeRemap(value, parent, key);
+      case "export":
+        if (typeof value[1] !== "number") return MALFORMED;
+        return this.own(newStub(this.importer.importStub(value[1])));
+      case "promise":
+        if (typeof value[1] !== "number") return MALFORMED;
+        return this.placeholder(this.importer.importPromise(value[1]), parent, key);
+      case "request":
+      case "response":
+      case "blob":
+      case "readable":
+      case "writable":
+        throw new CapnWebError("unsupported", `Receiving a ${tag} is not supported yet by capnweb-otp.`);
+      default:
+        return MALFORMED;
+    }
+  }
+
+  private own(stub: unknown): unknown {
+    (this.owned ??= []).push(stub);
+    return stub;
+  }
+
+  private placeholder(hook: Hook, parent: Container, key: string | number): unknown {
+    (this.pending ??= []).push({ parent, key, hook });
+    return borrowedPromiseStub(hook);
+  }
+
+  private decodeReference(value: unknown[], isPromise: boolean, parent: Container, key: string | number, depth: number): unknown {
+    if (value.length < 2 || value.length > 4 || typeof value[1] !== "number") return MALFORMED;
+    const hook = this.exportedHook(value[1]);
+    let result: Hook;
+    if (value.length === 2) {
+      result = isPromise ? hook.get([]) : hook.dup();
+    } else {
+      const path = value[2];
+      if (!isPath(path)) return MALFORMED;
+      if (value.length === 3) {
+        result = hook.get(path);
+      } else {
+        if (!Array.isArray(value[3])) return MALFORMED;
+        const args = Decoder.decode([value[3]], this.importer, depth);
+        result = hook.call(path, args);
+      }
+    }
+    if (isPromise) return this.placeholder(result, parent, key);
+    return this.own(value.length === 2 ? newStub(result) : newPromiseStub(result));
+  }
+
+  private decodeRemap(value: unknown[], parent: Container, key: string | number): unknown {
+    if (value.length !== 5 || typeof value[1] !== "number" || !isPath(value[2]) || !Array.isArray(value[3]) || !Array.isArray(value[4])) {
+      return MALFORMED;
+    }
+    const subject = this.exportedHook(value[1]);
+    const captures: Hook[] = [];
+    try {
+      for (const capture of value[3]) {
+        if (!Array.isArray(capture) || capture.length !== 2 || typeof capture[1] !== "number") {
+          throw new CapnWebError("protocol", `Malformed map capture: ${preview(capture)}`);
+        }
+        if (capture[0] === "import") captures.push(this.exportedHook(capture[1]).dup());
+        else if (capture[0] === "export") captures.push(this.importer.importStub(capture[1]));
+        else throw new CapnWebError("protocol", `Malformed map capture: ${preview(capture)}`);
+      }
+    } catch (error) {
+      for (const cap of captures) cap.dispose();
+      throw error;
+    }
+    return this.placeholder(subject.map(value[2], captures, value[4]), parent, key);
+  }
+
+  private exportedHook(id: number): Hook {
+    const hook = this.importer.exportedHook(id);
+    if (!hook) throw new CapnWebError("protocol", `No such entry on the export table: ${id}.`);
+    return hook;
+  }
+
+  private decodeError(value: unknown[], depth: number): unknown {
+    if (value.length < 3 || typeof value[1] !== "string" || typeof value[2] !== "string") return MALFORMED;
+    const Class: Function = ERROR_CLASSES[value[1]] ?? Error;
+    const error: Error = Class === AggregateError ? new AggregateError([], value[2]) : new (Class as ErrorConstructor)(value[2]);
+    if (!(value[1] in ERROR_CLASSES)) {
+      // Keep the sender's class name (`NotFoundError`, ...) without trusting it as a constructor.
+      Object.defineProperty(error, "name", { value: value[1], writable: true, configurable: true, enumerable: false });
+    }
+    if (typeof value[3] === "string") error.stack = value[3];
+    else delete (error as { stack?: string }).stack;
+    if (value.length >= 5) {
+      const props = value[4];
+      if (!props || typeof props !== "object" || Array.isArray(props)) return MALFORMED;
+      const bag = props as Container;
+      for (const name of Object.keys(bag)) {
+        if (name === "name" || name === "message" || name === "stack") continue;
+        const decoded = this.decodeValue(bag[name], bag, name, depth + 1);
+        if (isBlockedName(name)) continue;
+        (error as unknown as Container)[name] = decoded;
+      }
+    }
+    return error;
+  }
+}
+
+const MALFORMED: unique symbol = Symbol("malformed");
+
+function isPath(path: unknown): path is (string | number)[] {
+  return Array.isArray(path) && path.every((part) => typeof part === "string" || typeof part === "number");
+}
+
+function decodeBytes(value: unknown[]): unknown {
+  if (typeof value[1] !== "string" || value.length > 3) return MALFORMED;
+  const raw = Buffer.from(value[1], "base64");
+  if (value.length === 2) return new Uint8Array(raw);
+  const marker = value[2];
+  if (typeof marker !== "string") {
+    throw new CapnWebError("protocol", `Unknown bytes type marker type: ${typeof marker}`);
+  }
+  // An exact copy: never hand out a view into Buffer's shared pool.
+  const buffer = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength) as ArrayBuffer;
+  if (marker === "ArrayBuffer") return buffer;
+  const View = TYPED_ARRAYS[marker];
+  if (!View) throw new CapnWebError("protocol", `Unknown bytes type marker: ${marker.slice(0, 64)}`);
+  const size = View.BYTES_PER_ELEMENT ?? 1;
+  if (buffer.byteLength % size !== 0) {
+    throw new CapnWebError("protocol", `Invalid byte length ${buffer.byteLength} for ${marker}; expected a multiple of ${size}.`);
+  }
+  return new View(buffer);
+}
+
+function preview(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  return text.length > 120 ? text.slice(0, 117) + "..." : text;
+}
+
+// -----------------------------------------------------------------------------------------------
+
+/** Serializes plain data (no stubs) exactly as capnweb's `serialize` does. */
+export function serialize(value: unknown): string {
+  return JSON.stringify(Encoder.encode(value));
+}
+
+/** Parses what `serialize` (ours or capnweb's) produced. */
+export function deserialize(text: string): unknown {
+  const payload = Decoder.decode(JSON.parse(text));
+  payload.dispose();
+  return payload.value;
+}

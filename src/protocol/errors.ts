@@ -1,0 +1,87 @@
+// The one error class of the library. Every failure an application can observe (a remote throw,
+// a dropped connection, a timeout, a hostile frame) arrives as a CapnWebError whose `type` says
+// which, so callers can branch on `err.type` the way Elixir code matches `%CapnWeb.Error{type: ...}`.
+
+export type ErrorType =
+  /** The peer answered that the thing asked for does not exist (remote `type`/`code` "not_found"). */
+  | "not_found"
+  /** The connection is gone (or never came up); the call may be retried on a new connection. */
+  | "disconnected"
+  /** The caller stopped waiting. The call's import is released; a late answer is ignored. */
+  | "timeout"
+  /** The capability was released (by us, by its owner, or by the peer) before this use. */
+  | "released"
+  /** The session was aborted, by us or by the peer (`["abort", ...]`). */
+  | "aborted"
+  /** The peer broke the wire protocol or a limit; the session is aborted. */
+  | "protocol"
+  /** The remote application threw; `remoteName`, message and properties are kept. */
+  | "remote"
+  /** The application passed something that cannot be sent or used this way. */
+  | "invalid_argument"
+  /** A feature of the protocol this version does not implement yet (streams, blobs, ...). */
+  | "unsupported"
+  /** Any other `type` or `code` string a remote error carried. */
+  | (string & {});
+
+export interface CapnWebErrorOptions {
+  cause?: unknown;
+  /** The `name` of the remote error class (`"TypeError"`, `"RangeError"`, ...). */
+  remoteName?: string;
+  /** Own properties of the remote error, already decoded. */
+  props?: Record<string, unknown>;
+}
+
+export class CapnWebError extends Error {
+  readonly type: ErrorType;
+  readonly remoteName?: string;
+
+  constructor(type: ErrorType, message: string, options: CapnWebErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.type = type;
+    if (options.remoteName !== undefined) this.remoteName = options.remoteName;
+    if (options.props) {
+      for (const key of Object.keys(options.props)) {
+        if (key === "type" || key === "name" || key === "message" || key === "stack") continue;
+        (this as Record<string, unknown>)[key] = options.props[key];
+      }
+    }
+  }
+
+  /** Remote errors keep the name the peer gave them; local ones are CapnWebError. */
+  override get name(): string {
+    return this.remoteName ?? "CapnWebError";
+  }
+
+  /**
+   * Turns anything thrown into a CapnWebError. A remote error value (an `Error` rebuilt from the
+   * wire) becomes type `remote`, or the string in its own `type` or `code` property when it has
+   * one, keeping name, message and properties.
+   */
+  static from(reason: unknown, fallback: ErrorType = "remote"): CapnWebError {
+    if (reason instanceof CapnWebError) return reason;
+    if (reason instanceof Error) {
+      const props: Record<string, unknown> = {};
+      for (const key of Object.keys(reason)) props[key] = (reason as unknown as Record<string, unknown>)[key];
+      const tagged = typeof props.type === "string" ? props.type : typeof props.code === "string" ? props.code : undefined;
+      const err = new CapnWebError(tagged ?? fallback, reason.message, {
+        remoteName: reason.name,
+        props,
+        cause: (reason as { cause?: unknown }).cause,
+      });
+      if (reason.stack !== undefined) err.stack = reason.stack;
+      return err;
+    }
+    return new CapnWebError(fallback, typeof reason === "string" ? reason : safeString(reason));
+  }
+}
+
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return "(unprintable value)";
+  }
+}
+
+export const isCapnWebError = (value: unknown): value is CapnWebError => value instanceof CapnWebError;

@@ -1,0 +1,735 @@
+// One Cap'n Web session: the import and export tables and the six messages that move between
+// them. It does no I/O: frames come in through `receive`, go out through the FrameSink, and the
+// end of the connection is reported through `transportClosed`.
+//
+// Table invariants (protocol.md, "Imports and exports"):
+// - Positive IDs are chosen by the importer (our pushes; the peer's pushes on our export side),
+//   negative IDs by the exporter, 0 is the main interface. IDs are never reused.
+// - An import's remote refcount counts how often the peer introduced it; a release sends that
+//   count, so that a re-export crossing our release in flight is never lost.
+// - An export is removed when the releases received add up to the times it was introduced.
+
+import { CapnWebError } from "./errors.js";
+import { Decoder, Encoder, type Exporter, type Importer } from "./codec.js";
+import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath } from "./hooks.js";
+import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { Payload } from "./payload.js";
+import { newStub, stubViewOf } from "./stub.js";
+import { isTarget } from "./target.js";
+// remap support registers itself with the hooks and stubs it extends.
+import "./map.js";
+
+export interface FrameSink {
+  send(frame: string): void;
+  close(reason?: Error): void;
+}
+
+export interface SessionOptions {
+  /** Overrides of the receiver-side limits (defaults: capnweb 0.12's). */
+  limits?: Partial<Limits>;
+  /**
+   * Sees every error before it is sent. Return a replacement to rewrite it (a replacement's
+   * `stack` is sent; stacks are redacted otherwise), or nothing to send it as is, stackless.
+   */
+  onSendError?: (error: Error) => Error | void;
+  /** Told once, when the session ends for any reason. */
+  onEnd?: (reason: CapnWebError) => void;
+}
+
+export interface SessionStats {
+  imports: number;
+  exports: number;
+}
+
+interface ExportEntry {
+  hook: Hook;
+  refcount: number;
+  /** The resolution is being computed and will be sent. */
+  pulling: boolean;
+  /** Released implicitly once resolved (`stream` semantics). */
+  autoRelease: boolean;
+}
+
+class Deferred {
+  resolve!: () => void;
+  reject!: (error: unknown) => void;
+  readonly promise = new Promise<void>((resolve, reject) => {
+    this.resolve = resolve;
+    this.reject = reject;
+  });
+}
+
+/** One row of the import table: something the peer exported to us, or the answer to our push. */
+class ImportEntry {
+  localRefs = 0;
+  resolution: Hook | undefined;
+  private waiting: Deferred | undefined;
+  private brokenCallbacks: ((error: unknown) => void)[] | undefined;
+
+  constructor(
+    readonly session: RpcSession,
+    readonly id: number,
+    /** Introductions by the peer not yet matched by a release we sent. */
+    public remoteRefcount: number,
+    pulling: boolean,
+  ) {
+    if (pulling) this.waiting = new Deferred();
+  }
+
+  resolve(resolution: Hook): void {
+    if (this.resolution) {
+      resolution.dispose();
+      return;
+    }
+    this.resolution = resolution;
+    // The answer now lives here; the peer can drop its copy.
+    this.session.releaseImport(this);
+    const callbacks = this.brokenCallbacks;
+    this.brokenCallbacks = undefined;
+    if (callbacks) for (const callback of callbacks) resolution.onBroken(callback);
+    this.waiting?.resolve();
+    this.waiting = undefined;
+  }
+
+  async awaitResolution(): Promise<Payload> {
+    if (!this.resolution && !this.waiting) {
+      this.waiting = new Deferred();
+      this.session.sendPull(this.id);
+    }
+    if (this.waiting) await this.waiting.promise;
+    return this.resolution!.pull();
+  }
+
+  /** The session ended (or the call was cancelled) before an answer came. */
+  fail(error: unknown): void {
+    if (this.resolution) return;
+    this.resolution = new ErrorHook(error);
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) {
+      waiting.promise.catch(noop);
+      waiting.reject(error);
+    }
+    const callbacks = this.brokenCallbacks;
+    this.brokenCallbacks = undefined;
+    if (callbacks) for (const callback of callbacks) safeCall(callback, error);
+  }
+
+  /** The last local reference is gone. */
+  drop(): void {
+    if (this.resolution) {
+      this.resolution.dispose();
+    } else {
+      this.fail(new CapnWebError("released", "The call was cancelled because its promise was released."));
+      this.session.releaseImport(this);
+    }
+  }
+
+  onBroken(callback: (error: unknown) => void): void {
+    if (this.resolution) this.resolution.onBroken(callback);
+    else (this.brokenCallbacks ??= []).push(callback);
+  }
+}
+
+/** A reference to an import; each stub holds one. */
+export class ImportHook extends Hook {
+  protected entry: ImportEntry | undefined;
+
+  constructor(
+    entry: ImportEntry,
+    readonly isPromise: boolean,
+  ) {
+    super();
+    entry.localRefs++;
+    this.entry = entry;
+  }
+
+  private live(): ImportEntry {
+    if (!this.entry) throw new CapnWebError("released", "This capability was already released.");
+    return this.entry;
+  }
+
+  sessionOf(): RpcSession | undefined {
+    return this.entry?.session;
+  }
+
+  /** The entry while it is still the peer's to answer for (unresolved, in the table). */
+  pendingEntryOf(session: RpcSession): ImportEntry | undefined {
+    const entry = this.entry;
+    return entry && entry.session === session && !entry.resolution ? entry : undefined;
+  }
+
+  call(path: PropertyPath, args: Payload): Hook {
+    let entry: ImportEntry;
+    try {
+      entry = this.live();
+    } catch (error) {
+      args.dispose();
+      return new ErrorHook(error);
+    }
+    if (entry.resolution) return entry.resolution.call(path, args);
+    return entry.session.sendCall(entry.id, path, args);
+  }
+
+  get(path: PropertyPath): Hook {
+    try {
+      const entry = this.live();
+      if (entry.resolution) return entry.resolution.get(path);
+      return entry.session.sendCall(entry.id, path, undefined);
+    } catch (error) {
+      return new ErrorHook(error);
+    }
+  }
+
+  map(path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
+    let entry: ImportEntry;
+    try {
+      entry = this.live();
+    } catch (error) {
+      for (const cap of captures) cap.dispose();
+      return new ErrorHook(error);
+    }
+    if (entry.resolution) return entry.resolution.map(path, captures, instructions);
+    return entry.session.sendMap(entry.id, path, captures, instructions);
+  }
+
+  pull(): Payload | Promise<Payload> {
+    const entry = this.live();
+    if (entry.resolution) return entry.resolution.pull();
+    if (!this.isPromise) {
+      return Promise.reject(new CapnWebError("invalid_argument", "A capability is not a promise; only its properties and calls can be awaited."));
+    }
+    return entry.awaitResolution();
+  }
+
+  dup(): Hook {
+    return new ImportHook(this.live(), this.isPromise);
+  }
+
+  dispose(): void {
+    const entry = this.entry;
+    this.entry = undefined;
+    if (entry && --entry.localRefs === 0) entry.drop();
+  }
+
+  override onBroken(callback: (error: unknown) => void): void {
+    this.entry?.onBroken(callback);
+  }
+}
+
+/** The peer's main interface: it lasts as long as the session, whoever releases stubs of it. */
+class MainImportHook extends ImportHook {
+  constructor(
+    entry: ImportEntry,
+    isPromise: boolean,
+    private onRelease?: () => void,
+  ) {
+    super(entry, isPromise);
+  }
+  override dup(): Hook {
+    return new MainImportHook(this.entry!, false);
+  }
+  override dispose(): void {
+    const onRelease = this.onRelease;
+    this.onRelease = undefined;
+    onRelease?.();
+  }
+}
+
+/** The session a stub reaches through, when it is a stub of a remote capability. */
+export function sessionOfStub(stub: unknown): RpcSession | undefined {
+  const view = stubViewOf(stub);
+  if (!view || view.isReleased) return undefined;
+  const hook = view.liveHook();
+  return hook instanceof ImportHook ? hook.sessionOf() : undefined;
+}
+
+export class RpcSession implements Exporter, Importer {
+  readonly limits: Limits;
+  private readonly imports = new Map<number, ImportEntry>();
+  private readonly exports = new Map<number, ExportEntry>();
+  /** One TargetHook per live local target, shared by all its exports (its refcount). */
+  private readonly targetHooks = new Map<object, TargetHook>();
+  private nextImportId = 1;
+  private nextExportId = -1;
+  /** The ID the peer's next push, stream or pipe takes on our export table. */
+  private nextPeerPushId = 1;
+  private pullsInFlight = 0;
+  private drained: Deferred | undefined;
+  private endReason: CapnWebError | undefined;
+  private readonly mainImport: ImportEntry;
+
+  constructor(
+    private readonly sink: FrameSink,
+    main: unknown,
+    private readonly options: SessionOptions = {},
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.exports.set(0, { hook: hookForMain(main), refcount: 1, pulling: false, autoRelease: false });
+    this.mainImport = new ImportEntry(this, 0, 1, false);
+    this.imports.set(0, this.mainImport);
+  }
+
+  /**
+   * A stub for the peer's main interface. `onRelease` runs when this particular stub is released
+   * (a connection closes itself then); copies of the stub never trigger it.
+   */
+  remoteMain<T = any>(onRelease?: () => void): T {
+    return newStub(new MainImportHook(this.mainImport, false, onRelease));
+  }
+
+  /** A hook on the peer's main interface that lives as long as the session. */
+  remoteMainHook(): Hook {
+    return new MainImportHook(this.mainImport, false);
+  }
+
+  get isEnded(): boolean {
+    return this.endReason !== undefined;
+  }
+
+  get endedWith(): CapnWebError | undefined {
+    return this.endReason;
+  }
+
+  stats(): SessionStats {
+    return { imports: this.imports.size, exports: this.exports.size };
+  }
+
+  /** Calls sent whose answer is awaited (pulled and unresolved). */
+  get callsInFlight(): number {
+    let count = 0;
+    for (const entry of this.imports.values()) if (entry.id > 0 && !entry.resolution) count++;
+    return count;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Incoming frames
+
+  /** Handles one frame from the peer. A frame that breaks the protocol aborts the session. */
+  receive(frame: string): void {
+    if (this.endReason) return;
+    try {
+      if (frame.length > this.limits.maxMessageSize) {
+        throw new CapnWebError("protocol", `Message of ${frame.length} characters exceeds the limit of ${this.limits.maxMessageSize}.`);
+      }
+      let message: unknown;
+      try {
+        message = JSON.parse(frame);
+      } catch {
+        throw new CapnWebError("protocol", "Message is not valid JSON.");
+      }
+      this.dispatch(message);
+    } catch (error) {
+      this.abort(error instanceof CapnWebError ? error : new CapnWebError("protocol", errorMessage(error), { cause: error }));
+    }
+  }
+
+  /** The transport is gone; everything in flight fails with `disconnected` (or `reason`). */
+  transportClosed(reason?: CapnWebError): void {
+    this.end(reason ?? new CapnWebError("disconnected", "The connection was closed."), false);
+  }
+
+  private dispatch(message: unknown): void {
+    if (!Array.isArray(message) || typeof message[0] !== "string") {
+      throw new CapnWebError("protocol", "Message is not a tagged array.");
+    }
+    switch (message[0]) {
+      case "push":
+        if (message.length !== 2) break;
+        this.receivePush(message[1]);
+        return;
+      case "pull":
+        if (message.length !== 2 || !isId(message[1])) break;
+        this.receivePull(message[1]);
+        return;
+      case "resolve":
+      case "reject":
+        if (message.length !== 3 || !isId(message[1])) break;
+        this.receiveResolution(message[1], message[0] === "reject", message[2]);
+        return;
+      case "release":
+        if (message.length !== 3 || !isId(message[1]) || !Number.isSafeInteger(message[2]) || message[2] < 1) break;
+        this.releaseExport(message[1], message[2]);
+        return;
+      case "abort":
+        this.receiveAbort(message[1]);
+        return;
+      case "stream":
+      case "pipe":
+        this.refuseStreaming(message[0]);
+        return;
+      default:
+        throw new CapnWebError("protocol", `Unknown message type: ${String(message[0]).slice(0, 32)}`);
+    }
+    throw new CapnWebError("protocol", `Malformed ${message[0]} message.`);
+  }
+
+  private receivePush(expression: unknown): void {
+    const id = this.nextPeerPushId++;
+    let hook: Hook;
+    try {
+      hook = soleHookOrPayload(Decoder.decode(expression, this));
+    } catch (error) {
+      // An expression we cannot evaluate yet fails this call only; anything else is hostile.
+      if (!(error instanceof CapnWebError) || error.type !== "unsupported") throw error;
+      hook = new ErrorHook(error);
+    }
+    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+  }
+
+  private refuseStreaming(kind: string): void {
+    const id = this.nextPeerPushId++;
+    const error = new CapnWebError("unsupported", `The "${kind}" message (streams) is not supported yet by capnweb-otp.`);
+    const autoRelease = kind === "stream";
+    this.exports.set(id, { hook: new ErrorHook(error), refcount: 1, pulling: false, autoRelease });
+    if (autoRelease) this.resolveExport(id);
+  }
+
+  private receivePull(id: number): void {
+    if (!this.exports.has(id)) throw new CapnWebError("protocol", `Pull of unknown export ${id}.`);
+    this.resolveExport(id);
+  }
+
+  private receiveResolution(id: number, isReject: boolean, expression: unknown): void {
+    const entry = this.imports.get(id);
+    let payload: Payload;
+    try {
+      payload = Decoder.decode(expression, this);
+    } catch (error) {
+      if (!(error instanceof CapnWebError) || error.type !== "unsupported" || !entry) throw error;
+      entry.resolve(new ErrorHook(error));
+      return;
+    }
+    if (!entry) {
+      // Already released on our side: nobody wants the answer, but its stubs must be released.
+      payload.dispose();
+      return;
+    }
+    if (isReject) {
+      payload.dispose();
+      entry.resolve(new ErrorHook(payload.value));
+    } else {
+      entry.resolve(new PayloadHook(payload));
+    }
+  }
+
+  private receiveAbort(expression: unknown): void {
+    let reason: unknown;
+    try {
+      const payload = Decoder.decode(expression, this);
+      payload.dispose();
+      reason = payload.value;
+    } catch (error) {
+      reason = error;
+    }
+    const peer = reason instanceof Error ? reason.message : String(reason);
+    this.end(new CapnWebError("aborted", `The peer aborted the session: ${peer}`, { cause: reason }), false);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Exports
+
+  /** Computes an export's resolution once and sends it (a pull, or our own exported promise). */
+  private resolveExport(id: number): void {
+    const entry = this.exports.get(id)!;
+    if (entry.pulling) return;
+    entry.pulling = true;
+    this.pullsInFlight++;
+    let pulled: Payload | Promise<Payload>;
+    try {
+      pulled = entry.hook.pull();
+    } catch (error) {
+      this.finishResolve(id, entry, undefined, error);
+      return;
+    }
+    if (pulled instanceof Promise) {
+      pulled.then(
+        (payload) => this.finishResolve(id, entry, payload, undefined),
+        (error) => this.finishResolve(id, entry, undefined, error ?? new Error("rejected")),
+      );
+    } else {
+      this.finishResolve(id, entry, pulled, undefined);
+    }
+  }
+
+  private finishResolve(id: number, entry: ExportEntry, payload: Payload | undefined, error: unknown): void {
+    try {
+      // Released meanwhile, or the session is gone: the peer no longer wants the answer.
+      if (this.endReason || this.exports.get(id) !== entry) return;
+      if (payload) {
+        let value: unknown;
+        try {
+          value = Encoder.encode(payload.value, this);
+        } catch (encodeError) {
+          this.send(["reject", id, Encoder.encode(toError(encodeError), this)]);
+          return;
+        }
+        this.send(["resolve", id, value]);
+      } else {
+        this.send(["reject", id, Encoder.encode(error, this)]);
+      }
+      if (entry.autoRelease) this.releaseExport(id, 1);
+    } catch (fatal) {
+      this.abort(fatal);
+    } finally {
+      if (--this.pullsInFlight === 0 && this.drained) {
+        this.drained.resolve();
+        this.drained = undefined;
+      }
+    }
+  }
+
+  /** Implements `release` from the peer, and rollback of our own failed encodings. */
+  private releaseExport(id: number, count: number): void {
+    const entry = this.exports.get(id);
+    if (!entry) throw new CapnWebError("protocol", `Release of unknown export ${id}.`);
+    if (entry.refcount < count) {
+      throw new CapnWebError("protocol", `Release of export ${id} by ${count} exceeds its refcount ${entry.refcount}.`);
+    }
+    entry.refcount -= count;
+    if (entry.refcount === 0) {
+      this.exports.delete(id);
+      entry.hook.dispose();
+    }
+  }
+
+  // Exporter ------------------------------------------------------------------------------------
+
+  importIdOf(hook: Hook): number | undefined {
+    const actual = hook.standsFor() ?? hook;
+    if (actual instanceof ImportHook) return actual.pendingEntryOf(this)?.id;
+    return undefined;
+  }
+
+  exportHook(hook: Hook): number {
+    this.assertOpen();
+    if (hook instanceof TargetHook) {
+      const id = this.exportTarget(hook.target);
+      hook.dispose();
+      return id;
+    }
+    const id = this.nextExportId--;
+    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    return id;
+  }
+
+  exportTarget(target: object): number {
+    this.assertOpen();
+    // Every send gets a fresh ID: capnweb's importer releases an ID by one however often it was
+    // introduced, so reusing IDs would leak them on our side. The target itself is shared and
+    // disposed when its last export is released.
+    const existing = this.targetHooks.get(target);
+    let hook: Hook;
+    if (existing && existing.isLive) {
+      hook = existing.dup();
+    } else {
+      const created = TargetHook.wrap(target, () => {
+        if (this.targetHooks.get(target) === created) this.targetHooks.delete(target);
+      });
+      this.targetHooks.set(target, created);
+      hook = created;
+    }
+    const id = this.nextExportId--;
+    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    return id;
+  }
+
+  exportPromise(hook: Hook): number {
+    this.assertOpen();
+    const id = this.nextExportId--;
+    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.resolveExport(id);
+    return id;
+  }
+
+  unexport(ids: number[]): void {
+    for (const id of ids) this.releaseExport(id, 1);
+  }
+
+  rewriteError(error: Error): Error | void {
+    return this.options.onSendError?.(error);
+  }
+
+  // Importer ------------------------------------------------------------------------------------
+
+  importStub(id: number): Hook {
+    this.assertOpen();
+    if (id >= 0) throw new CapnWebError("protocol", `The peer exported a non-negative ID ${id}.`);
+    let entry = this.imports.get(id);
+    if (entry) entry.remoteRefcount++;
+    else this.imports.set(id, (entry = new ImportEntry(this, id, 1, false)));
+    return new ImportHook(entry, false);
+  }
+
+  importPromise(id: number): Hook {
+    this.assertOpen();
+    if (id >= 0 || this.imports.has(id)) {
+      throw new CapnWebError("protocol", `The peer exported promise ${id} under an ID that is taken or not negative.`);
+    }
+    const entry = new ImportEntry(this, id, 1, true);
+    this.imports.set(id, entry);
+    return new ImportHook(entry, true);
+  }
+
+  exportedHook(id: number): Hook | undefined {
+    return this.exports.get(id)?.hook;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Outgoing
+
+  sendCall(id: number, path: PropertyPath, args: Payload | undefined): Hook {
+    if (this.endReason) {
+      args?.dispose();
+      return new ErrorHook(this.endReason);
+    }
+    const expression: unknown[] = ["pipeline", id, path];
+    if (args) {
+      try {
+        expression.push(Encoder.encodeArgs(args.value as unknown[], this));
+      } catch (error) {
+        return new ErrorHook(CapnWebError.from(error, "invalid_argument"));
+      } finally {
+        args.dispose();
+      }
+    }
+    this.send(["push", expression]);
+    return this.newPushImport();
+  }
+
+  sendMap(id: number, path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
+    if (this.endReason) {
+      for (const cap of captures) cap.dispose();
+      return new ErrorHook(this.endReason);
+    }
+    const wireCaptures = captures.map((cap) => {
+      const importId = this.importIdOf(cap);
+      if (importId === undefined) return ["export", this.exportHook(cap)];
+      // Referring to an import needs no reference of ours once the frame is queued.
+      queueMicrotask(() => cap.dispose());
+      return ["import", importId];
+    });
+    this.send(["push", ["remap", id, path, wireCaptures, instructions]]);
+    return this.newPushImport();
+  }
+
+  private newPushImport(): Hook {
+    const entry = new ImportEntry(this, this.nextImportId++, 1, false);
+    this.imports.set(entry.id, entry);
+    return new ImportHook(entry, true);
+  }
+
+  sendPull(id: number): void {
+    if (this.endReason) throw this.endReason;
+    this.send(["pull", id]);
+  }
+
+  /** Gives an import back to the peer with everything it introduced; never after the end. */
+  releaseImport(entry: ImportEntry): void {
+    if (entry.remoteRefcount === 0 || entry === this.mainImport) return;
+    const count = entry.remoteRefcount;
+    entry.remoteRefcount = 0;
+    if (this.imports.get(entry.id) === entry) this.imports.delete(entry.id);
+    if (!this.endReason) this.send(["release", entry.id, count]);
+  }
+
+  private send(message: unknown[]): void {
+    if (this.endReason) return;
+    this.sink.send(JSON.stringify(message));
+  }
+
+  private assertOpen(): void {
+    if (this.endReason) throw this.endReason;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ending
+
+  /** Resolves once every pulled export has been answered (what an HTTP batch waits for). */
+  drain(): Promise<void> {
+    if (this.endReason) return Promise.reject(this.endReason);
+    if (this.pullsInFlight === 0) return Promise.resolve();
+    this.drained ??= new Deferred();
+    return this.drained.promise;
+  }
+
+  /** Ends the session because of `error`, telling the peer with `["abort", ...]`. */
+  abort(error: unknown): void {
+    this.end(error instanceof CapnWebError ? error : CapnWebError.from(error, "protocol"), true);
+  }
+
+  /** Ends the session on our own initiative, without blaming the peer. */
+  close(reason = new CapnWebError("disconnected", "The session was closed.")): void {
+    this.end(reason, false);
+  }
+
+  private end(reason: CapnWebError, tellPeer: boolean): void {
+    if (this.endReason) return;
+    if (tellPeer) {
+      try {
+        this.sink.send(JSON.stringify(["abort", Encoder.encode(reason)]));
+      } catch {
+        // The transport may be the reason we are aborting.
+      }
+    }
+    this.endReason = reason;
+    try {
+      this.sink.close(tellPeer ? reason : undefined);
+    } catch {
+      // Closing a broken transport may throw; the session is over regardless.
+    }
+    const imports = [...this.imports.values()];
+    const exports = [...this.exports.values()];
+    this.imports.clear();
+    this.exports.clear();
+    this.targetHooks.clear();
+    for (const entry of imports) entry.fail(reason);
+    for (const entry of exports) entry.hook.dispose();
+    if (this.drained) {
+      this.drained.promise.catch(noop);
+      this.drained.reject(reason);
+      this.drained = undefined;
+    }
+    if (this.options.onEnd) safeCall(this.options.onEnd, reason);
+  }
+}
+
+function hookForMain(main: unknown): Hook {
+  if (main === undefined || main === null) {
+    return new ErrorHook(new CapnWebError("not_found", "This connection has no main object."));
+  }
+  if (isTarget(main) || typeof main === "function") return TargetHook.wrap(main as object);
+  return new PayloadHook(Payload.fromApp(main));
+}
+
+/** A push that is exactly one call or reference needs no payload around it. */
+function soleHookOrPayload(payload: Payload): Hook {
+  return payload.soleHook() ?? new PayloadHook(payload);
+}
+
+function isId(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value);
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(errorMessage(value));
+}
+
+function errorMessage(value: unknown): string {
+  if (value instanceof Error) return value.message;
+  try {
+    return String(value);
+  } catch {
+    return "(unprintable error)";
+  }
+}
+
+function safeCall(callback: (error: any) => void, error: unknown): void {
+  try {
+    callback(error);
+  } catch {
+    // A broken observer must not break the session's shutdown.
+  }
+}
+
+function noop(): void {}

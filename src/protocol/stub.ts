@@ -1,0 +1,279 @@
+// Stubs are what the application holds: Proxies over a Hook and a property path.
+//
+//   api.users            a path on the same hook; no message
+//   api.users()          a call: the push leaves now, the result is a promise stub
+//   await api.users()    the pull leaves now; the value arrives with one resolve
+//
+// Each stub made by `newStub` or `newPromiseStub`, or decoded from the wire, owns one reference
+// to its hook; path stubs borrow their root's. `release` (or `Symbol.dispose`, or losing the last
+// reference to the stub, through a FinalizationRegistry) gives the reference back.
+
+import { CapnWebError } from "./errors.js";
+import { ErrorHook, type Hook, type PropertyKey, type PropertyPath } from "./hooks.js";
+import { Payload } from "./payload.js";
+
+/** The shared part of a root stub and its path stubs: the hook they all reach through. */
+class StubRoot {
+  constructor(
+    public hook: Hook | undefined,
+    readonly isPromise: boolean,
+    /** A borrowed root belongs to someone else (a payload's placeholder); releasing it is a no-op. */
+    readonly borrowed = false,
+  ) {}
+}
+
+/** What one Proxy stands for. */
+export class StubView {
+  /** The pull of this exact view, shared by every `await` of it. */
+  pulled: Promise<unknown> | undefined;
+
+  constructor(
+    readonly root: StubRoot,
+    readonly path: PropertyPath,
+  ) {}
+
+  get isPromise(): boolean {
+    return this.root.isPromise || this.path.length > 0;
+  }
+
+  get isReleased(): boolean {
+    return this.root.hook === undefined;
+  }
+
+  /** The hook, or a clear error if the stub was released. */
+  liveHook(): Hook {
+    const hook = this.root.hook;
+    if (!hook) throw new CapnWebError("released", "This stub was released; it can no longer be used.");
+    return hook;
+  }
+}
+
+const VIEW: unique symbol = Symbol("capnweb-otp.stub-view");
+type ProxyTarget = { (): void; [VIEW]: StubView };
+
+/** Set by map.ts while a mapper function runs: calls are recorded instead of sent. */
+export interface CallInterceptor {
+  call(view: StubView, args: unknown[]): unknown;
+  map(view: StubView, mapper: (value: any) => unknown): unknown;
+}
+let interceptor: CallInterceptor | undefined;
+let mapSender: ((hook: Hook, path: PropertyPath, mapper: (value: any) => unknown) => Hook) | undefined;
+
+export function setCallInterceptor(next: CallInterceptor | undefined): CallInterceptor | undefined {
+  const previous = interceptor;
+  interceptor = next;
+  return previous;
+}
+export function installMapSender(send: (hook: Hook, path: PropertyPath, mapper: (value: any) => unknown) => Hook): void {
+  mapSender = send;
+}
+
+// Dropped stubs release their reference when collected. The held value is the root, never the
+// Proxy, so the registry keeps nothing alive that the application let go of.
+const finalizer = new FinalizationRegistry<StubRoot>((root) => {
+  const hook = root.hook;
+  root.hook = undefined;
+  if (hook) {
+    onFinalized?.(hook);
+    hook.dispose();
+  }
+});
+let onFinalized: ((hook: Hook) => void) | undefined;
+/** Lets a higher layer see (and report) stubs that were collected without a release. */
+export function setFinalizeObserver(observer: ((hook: Hook) => void) | undefined): void {
+  onFinalized = observer;
+}
+
+const handler: ProxyHandler<ProxyTarget> = {
+  get(target, prop) {
+    const view = target[VIEW];
+    if (typeof prop === "symbol") {
+      if (prop === VIEW) return view;
+      if (prop === Symbol.dispose) return () => releaseView(view);
+      if (prop === Symbol.toStringTag) return "CapnWebStub";
+      if (prop === INSPECT) return () => describe(view);
+      return undefined;
+    }
+    switch (prop) {
+      case "then":
+        return view.isPromise ? (onOk?: any, onErr?: any) => pullView(view).then(onOk, onErr) : undefined;
+      case "catch":
+        return view.isPromise ? (onErr?: any) => pullView(view).catch(onErr) : undefined;
+      case "finally":
+        return view.isPromise ? (onFinally?: any) => pullView(view).finally(onFinally) : undefined;
+      case "map":
+        return (mapper: (value: any) => unknown) => mapView(view, mapper);
+      case "dup":
+        return () => newStubOfKind(view.liveHook().dup(), view.root.isPromise, view.path);
+      case "toString":
+        return () => describe(view);
+      case "toJSON":
+        return undefined;
+    }
+    if (prop in Object.prototype) return undefined;
+    return makeProxy(new StubView(view.root, appendPath(view.path, prop)));
+  },
+  apply(target, _thisArg, args) {
+    return callView(target[VIEW], args);
+  },
+  set() {
+    return false;
+  },
+  defineProperty() {
+    return false;
+  },
+  deleteProperty() {
+    return false;
+  },
+  has(target, prop) {
+    return prop === VIEW || (prop === "then" && target[VIEW].isPromise);
+  },
+  ownKeys() {
+    return ["prototype"];
+  },
+};
+
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+function appendPath(path: PropertyPath, prop: string): PropertyPath {
+  const next = path.slice() as PropertyKey[];
+  next.push(prop);
+  return next;
+}
+
+function makeProxy(view: StubView): any {
+  const target = function stub() {} as unknown as ProxyTarget;
+  target[VIEW] = view;
+  return new Proxy(target, handler);
+}
+
+function newStubOfKind(hook: Hook, isPromise: boolean, path: PropertyPath = []): any {
+  const root = new StubRoot(hook, isPromise);
+  const proxy = makeProxy(new StubView(root, path));
+  finalizer.register(proxy, root, root);
+  return proxy;
+}
+
+/** A stub for a capability (not awaitable at its root). Owns `hook`. */
+export function newStub(hook: Hook): any {
+  return newStubOfKind(hook, false);
+}
+
+/** A stub for a promise (awaitable; pulls when awaited). Owns `hook`. */
+export function newPromiseStub(hook: Hook): any {
+  return newStubOfKind(hook, true);
+}
+
+/**
+ * A promise stub that does not own `hook`: it marks where a pending promise sits in a decoded
+ * value, so that pipelining through the value reaches the promise. The payload owns the hook.
+ */
+export function borrowedPromiseStub(hook: Hook): any {
+  return makeProxy(new StubView(new StubRoot(hook, true, true), []));
+}
+
+export function stubViewOf(value: unknown): StubView | undefined {
+  if (typeof value !== "function") return undefined;
+  return (value as Partial<ProxyTarget>)[VIEW];
+}
+
+export function isStub(value: unknown): boolean {
+  return stubViewOf(value) !== undefined;
+}
+
+/** Releases the reference a stub owns. Path stubs own none; releasing one does nothing. */
+export function releaseStub(value: unknown): boolean {
+  const view = stubViewOf(value);
+  if (!view || view.path.length > 0) return false;
+  return releaseView(view);
+}
+
+function releaseView(view: StubView): boolean {
+  const root = view.root;
+  const hook = root.hook;
+  if (!hook || view.path.length > 0 || root.borrowed) return false;
+  root.hook = undefined;
+  finalizer.unregister(root);
+  hook.dispose();
+  return true;
+}
+
+function callView(view: StubView, args: unknown[]): any {
+  if (interceptor) return interceptor.call(view, args);
+  let hook: Hook;
+  try {
+    hook = view.liveHook();
+  } catch (error) {
+    return newPromiseStub(new ErrorHook(error));
+  }
+  return newPromiseStub(hook.call(view.path, Payload.fromApp(args)));
+}
+
+function mapView(view: StubView, mapper: (value: any) => unknown): any {
+  if (interceptor) return interceptor.map(view, mapper);
+  if (!mapSender) return newPromiseStub(new ErrorHook(new CapnWebError("unsupported", "map() support is not loaded.")));
+  try {
+    return newPromiseStub(mapSender(view.liveHook(), view.path, mapper));
+  } catch (error) {
+    return newPromiseStub(new ErrorHook(error));
+  }
+}
+
+/** Awaits a stub: one pull per view, however many times it is awaited. */
+function pullView(view: StubView): Promise<unknown> {
+  view.pulled ??= pullOnce(view);
+  return view.pulled;
+}
+
+async function pullOnce(view: StubView): Promise<unknown> {
+  let hook: Hook;
+  let temporary = false;
+  try {
+    hook = view.liveHook();
+    if (view.path.length > 0) {
+      hook = hook.get(view.path);
+      temporary = true;
+    }
+  } catch (error) {
+    throw CapnWebError.from(error);
+  }
+  try {
+    const payload = await hook.pull();
+    if (payload.hasPending) await payload.resolvePending();
+    return payload.takeForApp();
+  } catch (error) {
+    throw CapnWebError.from(error);
+  } finally {
+    if (temporary) hook.dispose();
+  }
+}
+
+/**
+ * A copy of `value` in which every stub is a new, independent reference, plus the list of those
+ * references (the copy's owner releases them). Plain data is shared, not copied, when it holds
+ * no stub.
+ */
+export function copyWithNewStubs(value: unknown, stubs: unknown[] = [], depth = 0): unknown {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return value;
+  const view = stubViewOf(value);
+  if (view) {
+    const copy = newStubOfKind(view.liveHook().dup(), view.root.isPromise, view.path);
+    stubs.push(copy);
+    return copy;
+  }
+  if (depth > 256) return value;
+  if (Array.isArray(value)) return value.map((item) => copyWithNewStubs(item, stubs, depth + 1));
+  if (Object.getPrototypeOf(value) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const key in value as Record<string, unknown>) {
+      out[key] = copyWithNewStubs((value as Record<string, unknown>)[key], stubs, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+function describe(view: StubView): string {
+  const state = view.isReleased ? " (released)" : "";
+  return `[CapnWebStub${view.isPromise ? " promise" : ""}${view.path.length ? " ." + view.path.join(".") : ""}${state}]`;
+}

@@ -1,0 +1,153 @@
+// Cap'n Web over a `ws` WebSocket: one text message per frame.
+
+import WebSocket from "ws";
+import type { Duplex } from "node:stream";
+import { CapnWebError } from "../protocol/errors.js";
+import { Inbox, localCloseError } from "./inbox.js";
+import type { Transport, TransportHandler } from "./transport.js";
+
+/**
+ * A Cap'n Web message may be 32 Mi UTF-16 code units; its UTF-8 form can need twice as many bytes
+ * for most text. Use this as `maxPayload` of a WebSocketServer too.
+ */
+export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+
+// RFC 6455 section 5.5: a control frame payload is at most 125 bytes, 2 of which hold the code.
+const MAX_CLOSE_REASON_BYTES = 123;
+
+export class WebSocketTransport implements Transport {
+  readonly kind = "websocket";
+  readonly #socket: WebSocket;
+  readonly #inbox = new Inbox();
+  #closing = false;
+  #corked: Duplex | undefined;
+
+  /** `socket` must be open already (a server socket, or a client socket after 'open'). */
+  constructor(socket: WebSocket) {
+    this.#socket = socket;
+    socket.on("message", this.#onMessage);
+    socket.on("close", this.#onClose);
+    // Stays attached for the socket's whole life: an 'error' with no listener would throw.
+    socket.on("error", this.#onError);
+    // Its 'close' event has been and gone; without this the end would never be reported.
+    if (socket.readyState === WebSocket.CLOSED) this.#inbox.end(new CapnWebError("disconnected", "WebSocket already closed"));
+  }
+
+  start(handler: TransportHandler): void {
+    this.#inbox.start(handler);
+  }
+
+  send(frame: string): void {
+    const socket = this.#socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (this.#corked === undefined) {
+      // Writes of one tick leave as one TCP write instead of one per frame.
+      const raw = (socket as unknown as { _socket?: Duplex })._socket;
+      if (raw !== undefined) {
+        raw.cork();
+        this.#corked = raw;
+        queueMicrotask(this.#uncork);
+      }
+    }
+    socket.send(frame);
+  }
+
+  close(reason?: Error): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (reason === undefined) this.#socket.close(1000);
+    else this.#socket.close(3000, truncateReason(reason.message));
+    this.#inbox.stop(localCloseError(reason));
+  }
+
+  #uncork = (): void => {
+    const raw = this.#corked!;
+    this.#corked = undefined;
+    raw.uncork();
+  };
+
+  #onMessage = (data: WebSocket.RawData): void => {
+    // Text arrives as a Buffer too (binaryType "nodebuffer"); both decode as UTF-8.
+    if (Buffer.isBuffer(data)) this.#inbox.frame(data.toString());
+    else if (Array.isArray(data)) this.#inbox.frame(Buffer.concat(data).toString());
+    else this.#inbox.frame(Buffer.from(data).toString());
+  };
+
+  #onClose = (code: number, reason: Buffer): void => {
+    this.#inbox.end(new CapnWebError("disconnected", `Peer closed WebSocket: ${code} ${reason.toString()}`));
+  };
+
+  #onError = (err: Error): void => {
+    this.#inbox.end(new CapnWebError("disconnected", `WebSocket failed: ${err.message}`, { cause: err }));
+  };
+}
+
+/** The close reason capnweb 0.12 sends on abort: the message cut to fit a close frame. */
+function truncateReason(message: string): string {
+  if (Buffer.byteLength(message) <= MAX_CLOSE_REASON_BYTES) return message;
+  const bytes = Buffer.from(message).subarray(0, MAX_CLOSE_REASON_BYTES);
+  // `stream: true` holds back a cut multi-byte character instead of emitting U+FFFD.
+  return new TextDecoder().decode(bytes, { stream: true });
+}
+
+export interface OpenWebSocketOptions {
+  headers?: Record<string, string>;
+  /** Milliseconds to wait for the upgrade to complete. */
+  timeout?: number;
+  maxPayload?: number;
+}
+
+/** Connects to a Cap'n Web WebSocket endpoint; resolves once the socket is open. */
+export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): Promise<WebSocketTransport> {
+  return new Promise((resolve, reject) => {
+    let socket: WebSocket;
+    try {
+      socket = new WebSocket(url, {
+        headers: options.headers,
+        maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+        perMessageDeflate: false,
+      });
+    } catch (err) {
+      reject(new CapnWebError("invalid_argument", `Invalid WebSocket URL ${url}: ${(err as Error).message}`, { cause: err }));
+      return;
+    }
+
+    const settle = (error: CapnWebError | undefined): void => {
+      clearTimeout(timer);
+      socket.off("open", onOpen);
+      socket.off("error", onError);
+      socket.off("unexpected-response", onResponse);
+      socket.off("close", onClose);
+      if (error === undefined) {
+        resolve(new WebSocketTransport(socket));
+        return;
+      }
+      // Aborting a handshake makes ws emit one more 'error' on the next tick.
+      socket.on("error", ignore);
+      socket.terminate();
+      reject(error);
+    };
+    const fail = (reason: string, cause?: unknown): void =>
+      settle(new CapnWebError("disconnected", `Could not connect to ${url}: ${reason}`, { cause }));
+
+    const onOpen = (): void => settle(undefined);
+    const onError = (err: Error): void => fail(err.message, err);
+    const onResponse = (_req: unknown, res: { statusCode?: number; statusMessage?: string }): void =>
+      fail(`HTTP ${res.statusCode} ${res.statusMessage ?? ""}`.trimEnd());
+    const onClose = (code: number): void => fail(`closed with code ${code} before opening`);
+    const timer =
+      options.timeout === undefined
+        ? undefined
+        : setTimeout(
+            () => settle(new CapnWebError("timeout", `Could not connect to ${url}: no answer within ${options.timeout} ms`)),
+            options.timeout,
+          );
+
+    socket.on("open", onOpen);
+    socket.on("error", onError);
+    socket.on("unexpected-response", onResponse);
+    socket.on("close", onClose);
+  });
+}
+
+function ignore(): void {}
