@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.js";
 import { sessionOfStub, type SessionStats } from "../protocol/session.js";
 import { newStub } from "../protocol/stub.js";
 import type { Stub } from "../protocol/types.js";
+import { MessagePortTransport, type MessagePortLike } from "../transports/message-port.js";
 import { openWebSocket } from "../transports/websocket.js";
 import { Connection, type ConnectionState } from "./connection.js";
 import { HttpBatchClient, HttpBatchRootHook } from "./http-batch-client.js";
@@ -49,6 +50,24 @@ export async function connect<Api = any>(url: string | URL, options: ConnectOpti
     throw reason;
   }
   const connection = new Connection(href, transport, options.main, { ...sessionOptions, onStateChange: options.onStateChange });
+  const root = connection.session.remoteMain(() => connection.close());
+  endpoints.set(root, connection);
+  return root;
+}
+
+/**
+ * A session over a MessagePort (a `worker_threads` port, or one end of a `MessageChannel`): the
+ * other end runs `connectMessagePort` too, each side offering its `main`.
+ */
+export function connectMessagePort<Api = any>(
+  port: MessagePortLike,
+  options: Pick<ConnectOptions, "main" | "limits" | "onSendError" | "onStateChange"> = {},
+): Stub<Api> {
+  const connection = new Connection("message-port:", new MessagePortTransport(port), options.main, {
+    limits: options.limits,
+    onSendError: options.onSendError,
+    onStateChange: options.onStateChange,
+  });
   const root = connection.session.remoteMain(() => connection.close());
   endpoints.set(root, connection);
   return root;
