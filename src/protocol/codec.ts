@@ -403,7 +403,7 @@ export class Decoder {
       case "pipeline":
         return this.decodeReference(value, tag === "pipeline", parent, key, depth);
       case "remap":
-        return this.decodeRemap(value, parent, key);
+        return this.decodeRemap(value, parent, key, depth);
       case "export":
         if (typeof value[1] !== "number") return MALFORMED;
         return this.own(newStub(this.importer.importStub(value[1])));
@@ -452,10 +452,13 @@ export class Decoder {
     return this.own(value.length === 2 ? newStub(result) : newPromiseStub(result));
   }
 
-  private decodeRemap(value: unknown[], parent: Container, key: string | number): unknown {
+  private decodeRemap(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
     if (value.length !== 5 || typeof value[1] !== "number" || !isPath(value[2]) || !Array.isArray(value[3]) || !Array.isArray(value[4])) {
       return MALFORMED;
     }
+    // The instructions are decoded later, once per element, where this session's limits are not
+    // at hand: hold them to the limits now, as part of the message they arrived in.
+    checkLimits(value[4], depth + 1, this.importer.limits);
     const subject = this.exportedHook(value[1]);
     const captures: Hook[] = [];
     try {
@@ -531,14 +534,37 @@ function decodeBytes(value: unknown[]): unknown {
   return new View(buffer);
 }
 
+/** A short, shallow rendering for error messages; never recurses into what a peer sent. */
 function preview(value: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
+  const shallow = (item: unknown): string =>
+    item === null || typeof item !== "object" ? String(JSON.stringify(item) ?? String(item)).slice(0, 40) : Array.isArray(item) ? "[…]" : "{…}";
+  const text = Array.isArray(value)
+    ? `[${value.slice(0, 4).map(shallow).join(",")}${value.length > 4 ? ",…" : ""}]`
+    : shallow(value);
   return text.length > 120 ? text.slice(0, 117) + "..." : text;
+}
+
+/**
+ * Checks depth and bigint lengths of an undecoded tree without recursion (the tree may be as deep
+ * as JSON.parse allows, far deeper than the stack).
+ */
+function checkLimits(root: unknown, baseDepth: number, limits: Limits): void {
+  const stack: [unknown, number][] = [[root, baseDepth]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== "object") continue;
+    if (depth >= limits.maxDepth) {
+      throw new CapnWebError("protocol", `Message nests deeper than the limit of ${limits.maxDepth}.`);
+    }
+    if (Array.isArray(node)) {
+      if (node[0] === "bigint" && typeof node[1] === "string" && node[1].length > limits.maxBigIntDigits) {
+        throw new CapnWebError("protocol", `bigint exceeds the limit of ${limits.maxBigIntDigits} digits.`);
+      }
+      for (const item of node) stack.push([item, depth + 1]);
+    } else {
+      for (const key in node) stack.push([(node as Container)[key], depth + 1]);
+    }
+  }
 }
 
 // -----------------------------------------------------------------------------------------------

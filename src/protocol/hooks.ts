@@ -164,7 +164,7 @@ export function followPath(value: unknown, path: PropertyPath): FollowResult {
             `declared on the class are reachable over RPC.`,
         );
       }
-      value = (value as Record<PropertyKey, unknown>)[part];
+      value = (value as unknown as Record<PropertyKey, unknown>)[part];
     } else if (Array.isArray(value)) {
       value = typeof part === "number" || /^(0|[1-9][0-9]*)$/.test(part) ? value[Number(part)] : undefined;
     } else if (
@@ -298,14 +298,17 @@ export class PayloadHook extends Hook {
 export class TargetHook extends Hook {
   private constructor(
     readonly target: object,
-    private readonly refs: { count: number; onLastRelease: (() => void) | undefined },
+    private readonly refs: { count: number; onLastRelease: (() => void) | undefined; owned: boolean },
   ) {
     super();
   }
 
-  /** `onLastRelease` runs after the target's disposer, when the last reference goes. */
-  static wrap(target: object, onLastRelease?: () => void): TargetHook {
-    return new TargetHook(target, { count: 1, onLastRelease });
+  /**
+   * `onLastRelease` runs when the last reference goes, after the target's disposer, which runs
+   * only for an `owned` target (one not shared with other sessions).
+   */
+  static wrap(target: object, onLastRelease?: () => void, owned = true): TargetHook {
+    return new TargetHook(target, { count: 1, onLastRelease, owned });
   }
 
   get isLive(): boolean {
@@ -370,7 +373,7 @@ export class TargetHook extends Hook {
     if (this.disposed) return;
     this.disposed = true;
     if (--this.refs.count === 0) {
-      disposeTarget(this.target);
+      if (this.refs.owned) disposeTarget(this.target);
       this.refs.onLastRelease?.();
     }
   }

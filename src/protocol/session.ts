@@ -34,6 +34,12 @@ export interface SessionOptions {
   onSendError?: (error: Error) => Error | void;
   /** Told once, when the session ends for any reason. */
   onEnd?: (reason: CapnWebError) => void;
+  /**
+   * Whether the session owns its main object, so that the main's `Symbol.dispose` runs when the
+   * session ends (capnweb's behaviour, and the default). A server sharing one main object among
+   * all its sessions says false.
+   */
+  ownsMain?: boolean;
 }
 
 export interface SessionStats {
@@ -265,7 +271,7 @@ export class RpcSession implements Exporter, Importer {
     private readonly options: SessionOptions = {},
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.exports.set(0, { hook: hookForMain(main), refcount: 1, pulling: false, autoRelease: false });
+    this.exports.set(0, { hook: hookForMain(main, options.ownsMain ?? true), refcount: 1, pulling: false, autoRelease: false });
     this.mainImport = new ImportEntry(this, 0, 1, false);
     this.imports.set(0, this.mainImport);
   }
@@ -694,11 +700,11 @@ export class RpcSession implements Exporter, Importer {
   }
 }
 
-function hookForMain(main: unknown): Hook {
+function hookForMain(main: unknown, owned: boolean): Hook {
   if (main === undefined || main === null) {
     return new ErrorHook(new CapnWebError("not_found", "This connection has no main object."));
   }
-  if (isTarget(main) || typeof main === "function") return TargetHook.wrap(main as object);
+  if (isTarget(main) || typeof main === "function") return TargetHook.wrap(main as object, undefined, owned);
   return new PayloadHook(Payload.fromApp(main));
 }
 

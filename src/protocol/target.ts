@@ -5,7 +5,11 @@
  * Base class of every object exported by reference. Only prototype members are reachable over
  * RPC; instance fields stay private, and reaching for one is refused with a clear error.
  */
-export class Target {}
+export class Target {
+  // Type-level only: without a member of its own, every object type would "extend" Target.
+  declare private readonly [targetType]: true;
+}
+declare const targetType: unique symbol;
 
 // A registered symbol rather than `instanceof`, so that two copies of the library in one process
 // (a bundled and a hoisted one) still recognise each other's targets.

@@ -21,8 +21,11 @@ export type Resolved<T> = T extends AnyFunction
             ? { [K in keyof T]: Resolved<T[K]> }
             : T;
 
-/** What may be passed where the interface expects `T`: the value itself, a stub, or a promise for it. */
-export type Passable<T> = T | Stub<T> | Pipelined<T>;
+/**
+ * What may be passed where the interface expects `T`: the value itself, a stub, or a promise for
+ * it. A function parameter takes a local function as is, so that its parameters are inferred.
+ */
+export type Passable<T> = T extends AnyFunction ? T : T | Stub<T> | Pipelined<T>;
 
 type PassableArgs<P extends readonly unknown[]> = { [I in keyof P]: Passable<P[I]> };
 
@@ -43,7 +46,7 @@ type Unpipelined<U> = U extends Pipelined<infer V> ? V : U extends Stub<infer V>
 /** A promise for a remote value that can be pipelined on before it resolves. */
 export type Pipelined<T> = PromiseLike<Resolved<T>> &
   Promise<Resolved<T>> &
-  (NonNullable<T> extends object ? Methods<NonNullable<T>> : unknown) &
+  (NonNullable<T> extends readonly unknown[] ? unknown : NonNullable<T> extends object ? Methods<NonNullable<T>> : unknown) &
   Callable<T> & {
     /** Runs `mapper` on the peer for each element (or for the value), in one round trip. */
     map<U>(mapper: (element: Pipelined<ElementOf<T>>) => U): Pipelined<MapResult<T, U>>;

@@ -144,8 +144,9 @@ export class CapnWebHandlers {
   private startSession(transport: Transport, info: ConnectionInfo): LiveSession {
     let main: unknown;
     let failure: unknown;
+    const perConnection = this.isFactory;
     try {
-      main = this.mainFor(info);
+      main = perConnection ? (this.options.main as (info: ConnectionInfo) => unknown)(info) : this.options.main;
     } catch (error) {
       failure = error;
     }
@@ -153,6 +154,8 @@ export class CapnWebHandlers {
     const session = new RpcSession(transport, main, {
       limits: this.options.limits,
       onSendError: this.options.onSendError,
+      // A shared main outlives every session; a per-connection main ends with its session.
+      ownsMain: perConnection,
       onEnd: () => {
         if (live) this.live.delete(live);
       },
@@ -166,9 +169,9 @@ export class CapnWebHandlers {
     return live;
   }
 
-  private mainFor(info: ConnectionInfo): unknown {
+  private get isFactory(): boolean {
     const main = this.options.main;
-    return typeof main === "function" && !isTarget(main) ? (main as (info: ConnectionInfo) => unknown)(info) : main;
+    return typeof main === "function" && !isTarget(main);
   }
 
   /** Refuses new connections and closes every open session. */
