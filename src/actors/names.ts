@@ -1,0 +1,69 @@
+// Named sessions and pools: `CapnWeb.session(name)` finds what a spec registered under `name`
+// (a plain name in the default registry, or `{ via: [registry, key] }`).
+
+import { CapnWebError } from "../protocol/errors.js";
+import { ErrorHook, type Hook } from "../protocol/hooks.js";
+import { newStub } from "../protocol/stub.js";
+import type { Stub } from "../protocol/types.js";
+import { type Name, Registry, nameToString, resolveName } from "../supervisor/registry.js";
+import { SessionRootHook } from "./session-actor.js";
+
+/** What a name can stand for: one session, or a pool of them. */
+export type NamedEndpoint =
+  | { kind: "session"; currentMain(): Hook }
+  /** A pool hands out the root stub of its least busy session: a pipeline stays on one connection. */
+  | { kind: "pool"; pick(): unknown };
+
+/** Where plain (string or symbol) names live. */
+export const defaultRegistry = new Registry<NamedEndpoint>("sessions");
+
+export function register(name: Name, endpoint: NamedEndpoint, ended: PromiseLike<unknown>): void {
+  const { registry, key } = resolveName(name, defaultRegistry);
+  registry.register(key, endpoint, ended);
+}
+
+export function whereis(name: Name): NamedEndpoint | undefined {
+  const { registry, key } = resolveName(name, defaultRegistry);
+  return registry.lookup(key) as NamedEndpoint | undefined;
+}
+
+/**
+ * The root stub of the session (or of a session of the pool) registered as `name`. A session's
+ * root looks the name up at every call, so it follows the session through reconnects and
+ * through restarts by its supervisor. Throws `not_found` when nothing is registered now.
+ */
+export function session<Api = any>(name: Name): Stub<Api> {
+  const found = findSession<Api>(name);
+  if (!found) throw new CapnWebError("not_found", `No session is registered as ${nameToString(name)}.`);
+  return found;
+}
+
+/** Like session(name), but undefined instead of throwing when the name is free. */
+export function findSession<Api = any>(name: Name): Stub<Api> | undefined {
+  const endpoint = whereis(name);
+  if (!endpoint) return undefined;
+  if (endpoint.kind === "pool") return endpoint.pick() as Stub<Api>;
+  return namedRoot(name) as Stub<Api>;
+}
+
+const namedRoots = new WeakMap<Registry<any>, Map<unknown, unknown>>();
+
+function namedRoot(name: Name): unknown {
+  const { registry, key } = resolveName(name, defaultRegistry);
+  let roots = namedRoots.get(registry);
+  if (!roots) namedRoots.set(registry, (roots = new Map()));
+  let root = roots.get(key);
+  if (!root) {
+    root = newStub(
+      new SessionRootHook({
+        currentMain(): Hook {
+          const endpoint = registry.lookup(key) as NamedEndpoint | undefined;
+          if (endpoint?.kind === "session") return endpoint.currentMain();
+          return new ErrorHook(new CapnWebError("not_found", `No session is registered as ${nameToString(name)}.`));
+        },
+      }),
+    );
+    roots.set(key, root);
+  }
+  return root;
+}

@@ -1,0 +1,317 @@
+// A supervised session: the XState session machine plus what it must not hold itself, namely
+// the live connection, the application's hooks and the queue of calls waiting for a connection.
+//
+// Resources never depend on XState cleanup (an errored machine orphans its children, and its
+// exit actions do not run): this class closes the connection and fails queued calls itself on
+// every way out: stop, kill, reconnect policy exhausted, or the machine crashing.
+
+import { type Actor, createActor, fromPromise } from "xstate";
+import { Connection } from "../client/connection.js";
+import { CapnWebError } from "../protocol/errors.js";
+import { ErrorHook, Hook, PromiseHook, type PropertyPath } from "../protocol/hooks.js";
+import type { Payload } from "../protocol/payload.js";
+import type { Limits } from "../protocol/limits.js";
+import type { SessionStats } from "../protocol/session.js";
+import { newStub } from "../protocol/stub.js";
+import { openWebSocket } from "../transports/websocket.js";
+import { Backoff, type BackoffOptions } from "../supervisor/backoff.js";
+import { type Child, type ExitReason, type Inspection, type StartContext, exitSignal } from "../supervisor/child.js";
+import { sessionMachine } from "./session-machine.js";
+
+export interface SessionOptions {
+  /** Where to connect: ws://, wss:// (http:// and https:// are taken as their WebSocket forms). */
+  url: string;
+  /** Shown in inspection and logs. */
+  label?: string;
+  /** "exponential" (default), "constant", false (never reconnect), or a full schedule. */
+  reconnect?: "exponential" | "constant" | false | BackoffOptions;
+  /** Reconnect attempts before the session gives up and exits abnormally (default Infinity). */
+  maxAttempts?: number;
+  /** Runs on every (re)connection with the root stub; a throw crashes the session (it restarts). */
+  onConnect?: (api: any) => void | Promise<void>;
+  /** Runs on every loss of the connection, with the reason. */
+  onDisconnect?: (reason: CapnWebError) => void;
+  /**
+   * Calls made while disconnected fail at once with `disconnected` (the default), or wait in a
+   * bounded queue for the next connection, failing with `timeout` after `timeout` ms.
+   */
+  queue?: false | { max: number; timeout: number };
+  /** WebSocket handshake timeout, ms. */
+  timeout?: number;
+  headers?: Record<string, string>;
+  /** What this side offers the server. */
+  main?: unknown;
+  limits?: Partial<Limits>;
+  onSendError?: (error: Error) => Error | void;
+}
+
+interface QueuedCall {
+  resolve: (hook: Hook) => void;
+  reject: (error: CapnWebError) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class SessionActor implements Child {
+  readonly exited: Promise<ExitReason>;
+  private readonly exit: (reason: ExitReason) => void;
+  readonly actor: Actor<typeof sessionMachine>;
+  private connection: Connection | undefined;
+  private readonly queue: QueuedCall[] = [];
+  private ended = false;
+  private stopping = false;
+  private readonly startedAt = Date.now();
+  /** The root stub of this actor: it follows reconnects. */
+  readonly root: any;
+  private firstOutcome: ((failure?: unknown) => void) | undefined;
+
+  constructor(
+    private readonly options: SessionOptions,
+    context: StartContext,
+  ) {
+    ({ exited: this.exited, exit: this.exit } = exitSignal());
+    const url = toWebSocketUrl(options.url);
+    const backoff = makeBackoff(options);
+    this.root = newStub(new SessionRootHook(this));
+    const machine = sessionMachine.provide({
+      actors: {
+        connect: fromPromise<void>(() => this.openConnection(url)),
+      },
+      actions: {
+        announceConnected: () => this.announceConnected(),
+        announceDisconnected: (_, params) => this.announceDisconnected(params.reason),
+        closeConnection: () => this.closeConnection(),
+      },
+    });
+    this.actor = createActor(machine, {
+      input: { name: options.label ?? url, url, backoff },
+      ...(context.inspect ? { inspect: context.inspect } : {}),
+    });
+    this.actor.subscribe({
+      next: (snapshot) => {
+        if (snapshot.value !== "connecting") this.settleFirstOutcome();
+        if (snapshot.status === "done") {
+          const failed = snapshot.value === "failed";
+          this.end(failed ? { error: new CapnWebError("disconnected", `Session ${url} gave up: ${snapshot.context.lastError}`) } : "shutdown");
+        }
+      },
+      // The machine crashed (a hook threw): it is dead for good, and cleans up nothing itself.
+      error: (error) => this.end({ error }),
+    });
+  }
+
+  /**
+   * Starts the machine; resolves after the first connection attempt has an outcome (connected,
+   * or backing off), and rejects if the session ended before that (no reconnect allowed).
+   */
+  async started(): Promise<void> {
+    const outcome = new Promise<unknown>((resolve) => (this.firstOutcome = resolve));
+    this.actor.start();
+    const failure = await outcome;
+    if (failure !== undefined) throw failure;
+  }
+
+  private settleFirstOutcome(failure?: unknown): void {
+    const settle = this.firstOutcome;
+    this.firstOutcome = undefined;
+    settle?.(failure);
+  }
+
+  get state(): string {
+    return String(this.actor.getSnapshot().value);
+  }
+
+  get isConnected(): boolean {
+    return this.connection !== undefined && this.state === "connected";
+  }
+
+  /** Calls in flight on the current connection. */
+  get callsInFlight(): number {
+    return this.connection?.session.callsInFlight ?? 0;
+  }
+
+  stats(): SessionStats {
+    return this.connection?.stats() ?? { imports: 0, exports: 0 };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connection
+
+  private async openConnection(url: string): Promise<void> {
+    const transport = await openWebSocket(url, { headers: this.options.headers, timeout: this.options.timeout });
+    if (this.stopping || this.ended) {
+      transport.close();
+      throw new CapnWebError("disconnected", "The session stopped while connecting.");
+    }
+    const connection = new Connection(url, transport, this.options.main, {
+      limits: this.options.limits,
+      onSendError: this.options.onSendError,
+    });
+    this.connection = connection;
+    connection.whenEnded().then((reason) => {
+      if (this.connection !== connection) return;
+      this.connection = undefined;
+      this.lastDropReason = reason;
+      this.actor.send({ type: "DROPPED", reason: reason.message });
+    });
+  }
+
+  private lastDropReason: CapnWebError | undefined;
+
+  private announceConnected(): void {
+    this.flushQueue();
+    const hook = this.options.onConnect;
+    if (!hook) return;
+    // A throw here propagates: XState puts the machine in its error state, and `error` above
+    // restarts the session through its supervisor, as a crashing on_connect would in OTP.
+    const result = hook(this.root);
+    if (result && typeof (result as Promise<void>).then === "function") {
+      (result as Promise<void>).then(undefined, (error) => this.end({ error }));
+    }
+  }
+
+  private announceDisconnected(reason: string): void {
+    const error = this.lastDropReason ?? new CapnWebError("disconnected", reason);
+    this.options.onDisconnect?.(error);
+  }
+
+  private closeConnection(): void {
+    const connection = this.connection;
+    this.connection = undefined;
+    connection?.close();
+  }
+
+  /** The main hook of the live connection, or what a call made now should get instead. */
+  currentMain(): Hook {
+    const connection = this.connection;
+    if (connection && !connection.session.isEnded) return connection.session.remoteMainHook();
+    if (this.ended) return new ErrorHook(new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`));
+    const queue = this.options.queue;
+    if (!queue) {
+      const next = this.actor.getSnapshot().context.nextAttemptAt;
+      const when = next ? ` (next attempt in ${Math.max(0, next - Date.now())} ms)` : "";
+      return new ErrorHook(new CapnWebError("disconnected", `Session ${this.options.url} is not connected${when}.`));
+    }
+    if (this.queue.length >= queue.max) {
+      return new ErrorHook(new CapnWebError("disconnected", `Session ${this.options.url} is not connected and its queue is full (${queue.max}).`));
+    }
+    return new PromiseHook(
+      new Promise<Hook>((resolve, reject) => {
+        const entry: QueuedCall = {
+          resolve,
+          reject,
+          timer: setTimeout(() => {
+            const index = this.queue.indexOf(entry);
+            if (index >= 0) this.queue.splice(index, 1);
+            reject(new CapnWebError("timeout", `No connection to ${this.options.url} within ${queue.timeout} ms.`));
+          }, queue.timeout),
+        };
+        this.queue.push(entry);
+      }),
+    );
+  }
+
+  private flushQueue(): void {
+    for (const entry of this.queue.splice(0)) {
+      clearTimeout(entry.timer);
+      entry.resolve(this.currentMain());
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Child
+
+  stop(): void {
+    if (this.ended) return;
+    this.stopping = true;
+    this.actor.send({ type: "STOP" });
+    // A machine that crashed no longer takes events; finish the stop here.
+    if (this.actor.getSnapshot().status !== "active") this.end("shutdown");
+  }
+
+  kill(): void {
+    this.stopping = true;
+    this.end("shutdown");
+  }
+
+  private end(reason: ExitReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.closeConnection();
+    const error = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
+    for (const entry of this.queue.splice(0)) {
+      clearTimeout(entry.timer);
+      entry.reject(error);
+    }
+    this.actor.stop();
+    this.settleFirstOutcome(typeof reason === "object" ? reason.error : undefined);
+    this.exit(reason);
+  }
+
+  inspect(): Inspection {
+    const snapshot = this.actor.getSnapshot();
+    const context = snapshot.context;
+    return {
+      kind: "session",
+      status: snapshot.status === "active" ? String(snapshot.value) : `${snapshot.status}:${String(snapshot.value)}`,
+      url: context.url,
+      uptimeMs: Date.now() - this.startedAt,
+      connectedForMs: context.connectedAt ? Date.now() - context.connectedAt : 0,
+      connects: context.connects,
+      disconnects: context.disconnects,
+      attempt: context.attempt,
+      nextAttemptAt: context.nextAttemptAt ? new Date(context.nextAttemptAt).toISOString() : undefined,
+      lastError: context.lastError,
+      tables: this.stats(),
+      callsInFlight: this.callsInFlight,
+      queued: this.queue.length,
+    };
+  }
+}
+
+/** The root stub's hook: every operation goes to the session's current connection. */
+export class SessionRootHook extends Hook {
+  constructor(private readonly session: { currentMain(): Hook }) {
+    super();
+  }
+  call(path: PropertyPath, args: Payload): Hook {
+    return this.session.currentMain().call(path, args);
+  }
+  get(path: PropertyPath): Hook {
+    return this.session.currentMain().get(path);
+  }
+  map(path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
+    return this.session.currentMain().map(path, captures, instructions);
+  }
+  pull(): Promise<never> {
+    return Promise.reject(new CapnWebError("invalid_argument", "A session's root is a capability, not a promise."));
+  }
+  dup(): Hook {
+    return this;
+  }
+  dispose(): void {}
+  override standsFor(): Hook {
+    return this.session.currentMain();
+  }
+}
+
+function makeBackoff(options: SessionOptions): Backoff {
+  const reconnect = options.reconnect ?? "exponential";
+  const schedule: BackoffOptions = typeof reconnect === "object" ? { ...reconnect } : { strategy: reconnect };
+  if (options.maxAttempts !== undefined) schedule.maxAttempts = options.maxAttempts;
+  return new Backoff(schedule);
+}
+
+function toWebSocketUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new CapnWebError("invalid_argument", `Not a URL: ${url}`, { cause });
+  }
+  if (parsed.protocol === "http:") parsed.protocol = "ws:";
+  else if (parsed.protocol === "https:") parsed.protocol = "wss:";
+  else if (parsed.protocol !== "ws:" && parsed.protocol !== "wss:") {
+    throw new CapnWebError("invalid_argument", `A supervised session needs a ws:, wss:, http: or https: URL, not ${parsed.protocol}`);
+  }
+  return parsed.href;
+}

@@ -1,0 +1,150 @@
+// The lifecycle of one supervised session, as an XState machine:
+//
+//   connecting ──ok──▶ connected ──dropped──▶ backingOff ──delay──▶ connecting ...
+//        │                 │                      │
+//        └─fail─▶ backingOff, or failed when the reconnect policy has no attempt left
+//   any state ──STOP──▶ stopping ──▶ stopped
+//
+// The machine holds only plain data (attempt count, next attempt time, last error); the
+// connection itself and the application's hooks live in the SessionActor that provides the
+// `connect` actor and the actions. `failed` is an abnormal exit for the supervisor to decide on.
+
+import { assign, fromPromise, setup } from "xstate";
+import type { Backoff } from "../supervisor/backoff.js";
+
+export interface SessionMachineContext {
+  name: string;
+  url: string;
+  backoff: Backoff;
+  /** Retries since the last connection that lasted (1 = the first retry). */
+  attempt: number;
+  /** Delay chosen for the pending retry, ms. */
+  delay: number;
+  /** When the next connection attempt starts (epoch ms), while backing off. */
+  nextAttemptAt: number | undefined;
+  /** When the current connection came up (epoch ms). */
+  connectedAt: number | undefined;
+  lastError: string | undefined;
+  connects: number;
+  disconnects: number;
+}
+
+export type SessionMachineEvent =
+  | { type: "DROPPED"; reason: string }
+  | { type: "STOP" };
+
+export interface SessionMachineInput {
+  name: string;
+  url: string;
+  backoff: Backoff;
+}
+
+export const sessionMachine = setup({
+  types: {
+    context: {} as SessionMachineContext,
+    events: {} as SessionMachineEvent,
+    input: {} as SessionMachineInput,
+  },
+  actors: {
+    // Provided by SessionActor: opens the transport and the protocol session.
+    connect: fromPromise<void>(async () => {
+      throw new Error("sessionMachine needs a `connect` actor (see SessionActor).");
+    }),
+  },
+  actions: {
+    // Provided by SessionActor; they run the application's onConnect / onDisconnect hooks.
+    announceConnected: () => {},
+    announceDisconnected: (_, _params: { reason: string }) => {},
+    closeConnection: () => {},
+  },
+  delays: {
+    backoff: ({ context }) => context.delay,
+  },
+  guards: {
+    /** A retry is allowed; a connection that stayed up `resetAfter` ms starts the count anew. */
+    mayRetry: ({ context }) => context.backoff.allows(effectiveAttempt(context) + 1),
+  },
+}).createMachine({
+  id: "session",
+  context: ({ input }) => ({
+    name: input.name,
+    url: input.url,
+    backoff: input.backoff,
+    attempt: 0,
+    delay: 0,
+    nextAttemptAt: undefined,
+    connectedAt: undefined,
+    lastError: undefined,
+    connects: 0,
+    disconnects: 0,
+  }),
+  initial: "connecting",
+  states: {
+    connecting: {
+      invoke: {
+        src: "connect",
+        onDone: {
+          target: "connected",
+          actions: assign({ connectedAt: () => Date.now(), nextAttemptAt: undefined, connects: ({ context }) => context.connects + 1 }),
+        },
+        onError: [
+          {
+            guard: "mayRetry",
+            target: "backingOff",
+            actions: assign(({ context, event }) => scheduleRetry(context, describe(event.error))),
+          },
+          { target: "failed", actions: assign({ lastError: ({ event }) => describe(event.error) }) },
+        ],
+      },
+      on: { STOP: "stopping" },
+    },
+    connected: {
+      entry: "announceConnected",
+      on: {
+        DROPPED: [
+          {
+            guard: "mayRetry",
+            target: "backingOff",
+            actions: [
+              { type: "announceDisconnected", params: ({ event }) => ({ reason: event.reason }) },
+              assign(({ context, event }) => ({ ...scheduleRetry(context, event.reason), disconnects: context.disconnects + 1 })),
+            ],
+          },
+          {
+            target: "failed",
+            actions: [
+              { type: "announceDisconnected", params: ({ event }) => ({ reason: event.reason }) },
+              assign(({ context, event }) => ({ lastError: event.reason, disconnects: context.disconnects + 1 })),
+            ],
+          },
+        ],
+        STOP: "stopping",
+      },
+    },
+    backingOff: {
+      after: { backoff: "connecting" },
+      on: { STOP: "stopping" },
+    },
+    stopping: {
+      entry: "closeConnection",
+      always: "stopped",
+    },
+    stopped: { type: "final" },
+    failed: { type: "final", entry: "closeConnection" },
+  },
+});
+
+function effectiveAttempt(context: SessionMachineContext): number {
+  const lasted = context.connectedAt !== undefined && Date.now() - context.connectedAt >= context.backoff.resetAfter;
+  return lasted ? 0 : context.attempt;
+}
+
+function scheduleRetry(context: SessionMachineContext, reason: string): Partial<SessionMachineContext> {
+  const attempt = effectiveAttempt(context) + 1;
+  const delay = context.backoff.delay(attempt);
+  return { attempt, delay, nextAttemptAt: Date.now() + delay, connectedAt: undefined, lastError: reason };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
