@@ -18,3 +18,15 @@ export { CapnWebHandlers, type HandlerOptions, type ConnectionInfo, type LiveSes
 
 export * as transports from "./transports/index.js";
 export { RpcSession, type SessionOptions, type FrameSink } from "./protocol/session.js";
+
+// Supervision (knows nothing of Cap'n Web) and the actors that put sessions under it.
+export { Supervisor, SupervisorError, type Strategy, type SupervisorOptions } from "./supervisor/supervisor.js";
+export { DynamicSupervisor, type DynamicSupervisorOptions } from "./supervisor/dynamic-supervisor.js";
+export { Registry, RegistryError, type Name } from "./supervisor/registry.js";
+export { Backoff, type BackoffOptions } from "./supervisor/backoff.js";
+export type { Child, ChildSpec, ExitReason, Inspection, RestartType, Shutdown } from "./supervisor/child.js";
+export { actorSpec, type ActorSpecOptions } from "./supervisor/actor-child.js";
+export { session, findSession } from "./actors/names.js";
+export * as Session from "./actors/session-spec-namespace.js";
+export * as Pool from "./actors/pool-namespace.js";
+export { inspect } from "./actors/inspect.js";

@@ -116,6 +116,10 @@ export class SessionActor implements Child {
     settle?.(failure);
   }
 
+  get label(): string {
+    return this.options.label ?? this.options.url;
+  }
+
   get state(): string {
     return String(this.actor.getSnapshot().value);
   }

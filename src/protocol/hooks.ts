@@ -211,10 +211,13 @@ function invoke(fn: Function, thisArg: unknown, args: Payload): Hook {
 /** What a local function returned, as a hook: a stub is forwarded, a promise is awaited. */
 export function hookForResult(result: unknown): Hook {
   const view = stubViewOf(result);
-  if (view) {
+  // A promise stub is forwarded (its resolution is the result). A capability stub is the result
+  // itself: it is held as a value, so that pulling yields the stub and the encoder exports it.
+  if (view?.isPromise) {
     const hook = view.liveHook();
     return view.path.length > 0 ? hook.get(view.path) : hook.dup();
   }
+  if (view) return new PayloadHook(Payload.fromApp(result));
   if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
     return new PromiseHook(Promise.resolve(result).then(hookForResult));
   }

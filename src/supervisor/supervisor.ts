@@ -24,6 +24,7 @@ import {
   exitSignal,
   isAbnormal,
 } from "./child.js";
+import { actorSpec } from "./actor-child.js";
 
 export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
 
@@ -108,6 +109,9 @@ export class Supervisor implements Child {
     await supervisor.startInitial(children);
     return supervisor;
   }
+
+  /** A child spec that runs any XState actor logic (an application's own state machine). */
+  static actor = actorSpec;
 
   /** A child spec that runs a nested supervisor. */
   static spec(children: ChildSpec[], options: SupervisorOptions & { id?: string; restart?: ChildSpec["restart"] } = {}): ChildSpec {

@@ -1,0 +1,3 @@
+// `CapnWeb.Session`: the namespace users write `Session.spec({...})` against.
+export { spec, type SessionSpecOptions } from "./session-spec.js";
+export type { SessionOptions } from "./session-actor.js";
