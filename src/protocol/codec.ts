@@ -205,7 +205,8 @@ export class Encoder {
     const capture = (key: string, value: unknown) => {
       const before = this.exports?.length ?? 0;
       try {
-        (props ??= {})[key] = this.encodeValue(value, depth + 1);
+        const encoded = this.encodeValue(value, depth + 1);
+        (props ??= {})[key] = encoded;
       } catch {
         // A property that cannot travel is dropped; the error itself always arrives.
         if (this.exports && this.exports.length > before) {
@@ -218,12 +219,14 @@ export class Encoder {
         }
       }
     };
+    const ours = error instanceof CapnWebError;
     for (const key of Object.keys(error)) {
-      if (key === "name" || key === "message" || key === "stack" || key === "remoteName") continue;
+      if (key === "name" || key === "message" || key === "stack") continue;
+      // A CapnWebError's remoteName travels as its name.
+      if (ours && key === "remoteName") continue;
       capture(key, (error as unknown as Record<string, unknown>)[key]);
     }
-    if (error instanceof CapnWebError && !("type" in (props ?? {}))) capture("type", error.type);
-    if ("cause" in error && error.cause !== undefined) capture("cause", error.cause);
+    if ("cause" in error) capture("cause", error.cause);
     if (error instanceof AggregateError) capture("errors", error.errors);
 
     const out: unknown[] = ["error", error.name, error.message];

@@ -252,9 +252,11 @@ export class PayloadHook extends Hook {
 
   get(path: PropertyPath): Hook {
     try {
-      const found = followPath(this.current().value, path);
-      if (found.hook) return found.hook.get(found.rest);
-      return new PayloadHook(Payload.fromApp(found.value));
+      const payload = this.current();
+      // A copy must not hold the payload's own promise placeholders (they die with it): read
+      // the value once its promises are resolved.
+      if (payload.hasPending) return new PromiseHook(payload.resolvePending().then(() => getFrom(payload, path)));
+      return getFrom(payload, path);
     } catch (error) {
       return new ErrorHook(error);
     }
@@ -292,6 +294,12 @@ export class PayloadHook extends Hook {
     const view = stubViewOf(this.payload?.value);
     if (view) view.liveHook().onBroken(callback);
   }
+}
+
+function getFrom(payload: Payload, path: PropertyPath): Hook {
+  const found = followPath(payload.value, path);
+  if (found.hook) return found.hook.get(found.rest);
+  return new PayloadHook(Payload.fromApp(found.value));
 }
 
 /**
