@@ -1,6 +1,7 @@
-// npm start: an embedded Cap'n Web server and a client in one process, showing what the library
-// is for in a few seconds: a four-call pipeline in one round trip, a callback from the server
-// into the client, a typed error, and a server-side map.
+// npm start: an embedded Cap'n Web server and a supervised client in one process, showing what
+// the library is for in a few seconds: a four-call pipeline in one round trip, a callback from the
+// server into the client, a typed error, a server-side map, and a reconnect: the server restarts
+// and the client's session heals under its supervisor, through the same root stub.
 
 import { performance } from "node:perf_hooks";
 import * as CapnWeb from "../src/index.js";
@@ -63,14 +64,28 @@ class Api extends CapnWeb.Target {
 type ApiShape = Api;
 
 async function main() {
-  const server = await CapnWeb.serve({ port: 0, main: new Api() });
+  let server = await CapnWeb.serve({ port: 0, main: new Api() });
+  const port = server.port;
   console.log(`server listening: ${server.wsUrl} (WebSocket) and ${server.url} (HTTP batch)\n`);
 
-  const api = await CapnWeb.connect<ApiShape>(server.wsUrl);
+  // The client's session lives under a supervisor and reconnects with exponential backoff.
+  const root = await CapnWeb.Supervisor.start(
+    [
+      CapnWeb.Session.spec({
+        name: "demo-api",
+        url: server.wsUrl,
+        reconnect: { strategy: "exponential", baseDelay: 100, maxDelay: 1_000 },
+        onConnect: () => console.log("   [session] connected"),
+        onDisconnect: (reason) => console.log(`   [session] disconnected: ${reason.message}`),
+      }),
+    ],
+    { name: "demo", strategy: "one_for_one" },
+  );
+  const api = CapnWeb.session<ApiShape>("demo-api");
 
   // 1. Pipelining: four calls, one round trip. Every push leaves before the first answer arrives.
   const name = await api.users().get(123).profile().name();
-  console.log(`1. pipelined  api.users().get(123).profile().name()  →  ${JSON.stringify(name)}`);
+  console.log(`\n1. pipelined  api.users().get(123).profile().name()  →  ${JSON.stringify(name)}`);
 
   const rounds = 200;
   let start = performance.now();
@@ -110,9 +125,42 @@ async function main() {
     .map((id) => api.users().get(id).profile().name());
   console.log(`4. server-side map over friend ids  →  ${JSON.stringify(names)}\n`);
 
-  CapnWeb.close(api);
+  // 5. Reconnect: the server goes away and comes back on the same port; the session heals.
+  console.log("5. restarting the server...");
+  await server.close();
+  await waitFor(() => sessionStatus(root) === "backingOff");
+  const during = await CapnWeb.await(api.users().get(123).profile().name());
+  console.log(`   a call during the outage: ${during.ok ? "ok?!" : `failed fast, type=${during.error.type}`}`);
+  const next = (CapnWeb.inspect(root) as any).children[0].actor.nextAttemptAt;
+  console.log(`   session state: ${sessionStatus(root)}, next attempt at ${next}`);
+  server = await CapnWeb.serve({ port, main: new Api() });
+  console.log(`   server back on port ${port}`);
+  await waitFor(() => sessionStatus(root) === "connected");
+  const again = await api.users().get(456).profile().name();
+  console.log(`   same root stub after the reconnect  →  ${JSON.stringify(again)}\n`);
+
+  const tree = CapnWeb.inspect(root) as any;
+  const child = tree.children[0];
+  console.log(
+    `inspect: supervisor ${tree.name} (${tree.strategy}, restarts ${tree.restarts.used}/${tree.restarts.max}); ` +
+      `session ${child.id}: ${child.actor.status}, connects=${child.actor.connects}, disconnects=${child.actor.disconnects}`,
+  );
+
+  await root.close();
   await server.close();
   console.log("closed cleanly.");
+}
+
+function sessionStatus(root: CapnWeb.Supervisor): string {
+  return (CapnWeb.inspect(root) as any).children[0]?.actor?.status;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the demo's session");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 main().catch((error) => {

@@ -12,7 +12,16 @@ const tsx = fileURLToPath(new URL("../../node_modules/.bin/tsx", import.meta.url
 
 /** What each example must print, so a silently broken example fails here. */
 const expectations: Record<string, RegExp[]> = {
-  "demo.ts": [/"Ada Lovelace"/, /\[#####\] 5\/5/, /type=not_found/, /\["Ada Lovelace","Alan Turing"\]/, /closed cleanly/],
+  "demo.ts": [
+    /"Ada Lovelace"/,
+    /\[#####\] 5\/5/,
+    /type=not_found/,
+    /\["Ada Lovelace","Alan Turing"\]/,
+    /failed fast, type=disconnected/,
+    /same root stub after the reconnect {2}→ {2}"Alan Turing"/,
+    /connects=2, disconnects=1/,
+    /closed cleanly/,
+  ],
 };
 
 describe("examples", () => {
