@@ -413,11 +413,20 @@ export class Decoder {
       case "promise":
         if (typeof value[1] !== "number") return MALFORMED;
         return this.placeholder(this.importer.importPromise(value[1]), parent, key);
+      case "writable":
+        // It introduces an export of the sender's: take it, so that refusing it releases it.
+        if (typeof value[1] === "number") {
+          try {
+            this.own(newStub(this.importer.importStub(value[1])));
+          } catch {
+            // Nothing to release outside a session (or for a bogus ID); the refusal is what counts.
+          }
+        }
+        throw new CapnWebError("unsupported", `Receiving a ${tag} is not supported yet by capnweb-otp.`);
       case "request":
       case "response":
       case "blob":
       case "readable":
-      case "writable":
         throw new CapnWebError("unsupported", `Receiving a ${tag} is not supported yet by capnweb-otp.`);
       default:
         return MALFORMED;

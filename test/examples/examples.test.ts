@@ -22,6 +22,9 @@ const expectations: Record<string, RegExp[]> = {
     /connects=2, disconnects=1/,
     /closed cleanly/,
   ],
+  "supervision.ts": [/api\.square\(12\) = 144/, /counter before the crash: 2/, /counter after its restart: 0/, /counter: actor active, restarts=1, last error: Error: counter crashed on purpose/, /restarts used 1 of 3/],
+  "dynamic-sessions.ts": [/alice is token-alice, bob is token-bob/, /reused the session: true/, /running sessions: 2, registered names: 2/, /lookup\(bob\) = undefined/],
+  "pool.ts": [/sum of squares = 20540/, /pool: 4 sessions/, /done\./],
 };
 
 describe("examples", () => {
