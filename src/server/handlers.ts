@@ -27,7 +27,7 @@ export interface HandlerOptions {
    * The object every connection talks to: a Target shared by all connections, or a function
    * called once per connection that returns one (then each connection has its own state).
    */
-  main: unknown;
+  main: ((info: ConnectionInfo) => unknown) | object;
   /**
    * Runs before a connection is accepted. Return anything but `false`/`undefined`/`null` to
    * accept (the value reaches the main factory as `auth`); return falsy or throw to refuse with 401.
