@@ -148,24 +148,33 @@ export class Supervisor implements Child {
   // ---------------------------------------------------------------------------------------------
   // Dynamic children
 
-  /** Adds and starts a child; rejects if the id is taken or the child cannot start. */
-  startChild(spec: ChildSpec): Promise<Child> {
-    return this.serialized(async () => {
-      this.assertRunning();
-      if (this.entries.has(spec.id)) throw new SupervisorError("already_started", `${this.name} already has a child ${spec.id}.`);
-      const max = this.options.maxChildren;
-      if (max !== undefined && this.entries.size >= max) {
-        throw new SupervisorError("max_children", `${this.name} has reached its maxChildren of ${max}.`);
+  /**
+   * Adds and starts a child; rejects if the id is taken or the child cannot start. Children
+   * start concurrently (a session's start waits for its first connection attempt): the id is
+   * reserved at once, so two starts of one id still conflict.
+   */
+  async startChild(spec: ChildSpec): Promise<Child> {
+    this.assertRunning();
+    if (this.entries.has(spec.id)) throw new SupervisorError("already_started", `${this.name} already has a child ${spec.id}.`);
+    const max = this.options.maxChildren;
+    if (max !== undefined && this.entries.size >= max) {
+      throw new SupervisorError("max_children", `${this.name} has reached its maxChildren of ${max}.`);
+    }
+    const entry = new Entry(spec);
+    this.entries.set(spec.id, entry);
+    try {
+      const child = await this.startEntry(entry);
+      if (this.state !== "running") {
+        // The supervisor began stopping while this child was starting: it must not outlive it.
+        await this.terminate(entry);
+        throw new SupervisorError("not_running", `${this.name} stopped while ${spec.id} was starting.`);
       }
-      const entry = new Entry(spec);
-      this.entries.set(spec.id, entry);
-      try {
-        return await this.startEntry(entry);
-      } catch (error) {
-        this.entries.delete(spec.id);
-        throw new SupervisorError("start_failed", `${this.name}: child ${spec.id} failed to start: ${messageOf(error)}`, { cause: error });
-      }
-    });
+      return child;
+    } catch (error) {
+      if (this.entries.get(spec.id) === entry) this.entries.delete(spec.id);
+      if (error instanceof SupervisorError) throw error;
+      throw new SupervisorError("start_failed", `${this.name}: child ${spec.id} failed to start: ${messageOf(error)}`, { cause: error });
+    }
   }
 
   /** Stops a child (within its shutdown time) and forgets it. */
