@@ -215,3 +215,66 @@ function sessionState(root: CapnWeb.Supervisor): string {
 function nextAttemptAt(root: CapnWeb.Supervisor): string | undefined {
   return ((root.inspect().children as any[])[0].actor as any)?.nextAttemptAt;
 }
+
+describe("backoff schedule and the call queue", () => {
+  it("retries follow the configured exponential schedule, and give up after maxAttempts", async () => {
+    const server = await capnwebServer();
+    const url = server.url;
+    await server.stop();
+    const delays: number[] = [];
+    const states: string[] = [];
+    const root = await CapnWeb.Supervisor.start(
+      [CapnWeb.Session.spec({ id: "sched", url, reconnect: { baseDelay: 20, factor: 2, maxDelay: 50, jitter: 0 }, maxAttempts: 4 })],
+      {
+        maxRestarts: 0,
+        maxSeconds: 60,
+        inspect: (event: any) => {
+          // Only the session machine's own snapshots (its context holds the backoff schedule).
+          if (event.type !== "@xstate.snapshot" || !event.snapshot?.context?.backoff) return;
+          const value = String(event.snapshot.value);
+          if (states.at(-1) === value) return;
+          states.push(value);
+          if (value === "backingOff") delays.push(event.snapshot.context.delay);
+        },
+      },
+    );
+    cleanups.push(() => root.close().catch(() => {}));
+    await root.exited;
+    // Doubling from 20 ms, capped at 50: the schedule the machine chose for each retry.
+    expect(delays).toEqual([20, 40, 50, 50]);
+    expect(states).toEqual(["connecting", "backingOff", "connecting", "backingOff", "connecting", "backingOff", "connecting", "backingOff", "connecting", "failed"]);
+  });
+
+  it("with a queue, calls made while disconnected wait for the next connection", async () => {
+    const server = await ourServer();
+    const name = `queued-${Math.random()}`;
+    const root = await CapnWeb.Supervisor.start([
+      CapnWeb.Session.spec({ name, url: server.url, reconnect: { baseDelay: 30, jitter: 0 }, queue: { max: 10, timeout: 5_000 } }),
+    ]);
+    cleanups.push(() => root.close());
+    const api = CapnWeb.session<Api>(name);
+    await server.stop();
+    await vi.waitFor(() => expect(sessionState(root)).toBe("backingOff"));
+    const queued = api.square(7);
+    await server.start();
+    cleanups.push(() => server.stop());
+    expect(await queued).toBe(49);
+  });
+
+  it("a full queue, or one that waits too long, fails with a typed error", async () => {
+    const server = await capnwebServer();
+    const url = server.url;
+    await server.stop();
+    const name = `queued-${Math.random()}`;
+    const root = await CapnWeb.Supervisor.start([
+      CapnWeb.Session.spec({ name, url, reconnect: { baseDelay: 1_000, jitter: 0 }, queue: { max: 1, timeout: 50 } }),
+    ]);
+    cleanups.push(() => root.close());
+    const api = CapnWeb.session<Api>(name);
+    const first = CapnWeb.await(api.square(1));
+    const second = await CapnWeb.await(api.square(2));
+    expect(!second.ok && second.error.type).toBe("disconnected");
+    const firstResult = await first;
+    expect(!firstResult.ok && firstResult.error.type).toBe("timeout");
+  });
+});
