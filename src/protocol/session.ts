@@ -79,7 +79,21 @@ class ImportEntry {
     public remoteRefcount: number,
     pulling: boolean,
   ) {
-    if (pulling) this.waiting = new Deferred();
+    if (pulling) this.startWaiting();
+  }
+
+  private startWaiting(): Deferred {
+    this.session.awaitedCalls++;
+    return (this.waiting = new Deferred());
+  }
+
+  private stopWaiting(): Deferred | undefined {
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      this.session.awaitedCalls--;
+    }
+    return waiting;
   }
 
   resolve(resolution: Hook): void {
@@ -93,13 +107,12 @@ class ImportEntry {
     const callbacks = this.brokenCallbacks;
     this.brokenCallbacks = undefined;
     if (callbacks) for (const callback of callbacks) resolution.onBroken(callback);
-    this.waiting?.resolve();
-    this.waiting = undefined;
+    this.stopWaiting()?.resolve();
   }
 
   async awaitResolution(): Promise<Payload> {
     if (!this.resolution && !this.waiting) {
-      this.waiting = new Deferred();
+      this.startWaiting();
       this.session.sendPull(this.id);
     }
     if (this.waiting) await this.waiting.promise;
@@ -110,8 +123,7 @@ class ImportEntry {
   fail(error: unknown): void {
     if (this.resolution) return;
     this.resolution = new ErrorHook(error);
-    const waiting = this.waiting;
-    this.waiting = undefined;
+    const waiting = this.stopWaiting();
     if (waiting) {
       waiting.promise.catch(noop);
       waiting.reject(error);
@@ -301,11 +313,11 @@ export class RpcSession implements Exporter, Importer {
     return { imports: this.imports.size, exports: this.exports.size };
   }
 
-  /** Calls sent whose answer is awaited (pulled and unresolved). */
+  /** Answers awaited from the peer: pulled calls and promises it sent, not yet resolved. */
+  awaitedCalls = 0;
+
   get callsInFlight(): number {
-    let count = 0;
-    for (const entry of this.imports.values()) if (entry.id > 0 && !entry.resolution) count++;
-    return count;
+    return this.awaitedCalls;
   }
 
   // ---------------------------------------------------------------------------------------------

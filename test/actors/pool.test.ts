@@ -54,7 +54,7 @@ describe("Pool", () => {
 
     // Keep one connection busy: the next picks go elsewhere.
     const busy = CapnWeb.session<Api>(name);
-    const held = busy.hold();
+    const held = CapnWeb.await(busy.hold());
     await vi.waitFor(() => expect(mains.some((m) => (m as any).gate)).toBe(true));
     const other = CapnWeb.session<Api>(name);
     expect(other).not.toBe(busy);
@@ -81,7 +81,7 @@ describe("Pool", () => {
     ]);
     cleanups.push(() => root.close());
     const first = CapnWeb.session<Api>(name);
-    const held = first.hold();
+    const held = CapnWeb.await(first.hold());
     await vi.waitFor(() => expect(mains[0] && (mains[0] as any).gate).toBeTruthy());
     CapnWeb.session<Api>(name); // every session busy: an overflow session starts
     await vi.waitFor(() => expect(server.handlers.stats().sessions).toBe(2));
