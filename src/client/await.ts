@@ -1,6 +1,7 @@
 // await(p): the Result form of awaiting a stub, for code that prefers branching to try/catch.
 
 import { CapnWebError } from "../protocol/errors.js";
+import { withReleaseReason } from "../protocol/ownership.js";
 import { releaseStub } from "../protocol/stub.js";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: CapnWebError };
@@ -28,7 +29,7 @@ function withTimeout<T>(promise: PromiseLike<T> | T, ms: number): Promise<T> {
     const timer = setTimeout(() => {
       // The answer is no longer wanted: releasing the stub tells the peer, and a late answer is
       // then dropped (and any capability in it released) instead of kept.
-      releaseStub(promise);
+      withReleaseReason("timeout", () => releaseStub(promise));
       reject(new CapnWebError("timeout", `No answer within ${ms} ms.`));
     }, ms);
     Promise.resolve(promise).then(

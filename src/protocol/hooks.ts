@@ -7,6 +7,7 @@
 
 import { CapnWebError } from "./errors.js";
 import { isBlockedName } from "./limits.js";
+import { runForTarget } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { disposeTarget, isTarget } from "./target.js";
 import { newPromiseStub, stubViewOf } from "./stub.js";
@@ -200,8 +201,12 @@ export function deliverCall(fn: unknown, thisArg: unknown, path: PropertyPath, a
 function invoke(fn: Function, thisArg: unknown, args: Payload): Hook {
   let result: unknown;
   try {
-    const list = args.takeForApp();
-    result = Reflect.apply(fn, thisArg, Array.isArray(list) ? list : []);
+    // The target's owner receives the argument stubs, and owns what the method obtains.
+    const target = typeof thisArg === "object" && thisArg !== null ? thisArg : fn;
+    result = runForTarget(target, () => {
+      const list = args.takeForApp();
+      return Reflect.apply(fn, thisArg, Array.isArray(list) ? list : []);
+    });
   } catch (error) {
     return new ErrorHook(error);
   }

@@ -7,7 +7,7 @@
 // never consumes it, and a decoded payload that is dropped undelivered releases what it held.
 
 import type { Hook } from "./hooks.js";
-import { copyWithNewStubs, releaseStub } from "./stub.js";
+import { adoptStub, copyWithNewStubs, releaseStub } from "./stub.js";
 
 /** A place in a decoded value that holds a promise to be replaced by its resolution. */
 interface PendingSlot {
@@ -107,7 +107,9 @@ export class Payload {
   takeForApp(): unknown {
     if (!this.delivered) {
       this.delivered = true;
+      const owned = this.owned;
       this.owned = undefined;
+      if (owned) for (const stub of owned) adoptStub(stub);
       return this.value;
     }
     return copyWithNewStubs(this.value);

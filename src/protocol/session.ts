@@ -13,6 +13,7 @@ import { CapnWebError } from "./errors.js";
 import { Decoder, Encoder, type Exporter, type Importer } from "./codec.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath } from "./hooks.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { newStub, stubViewOf } from "./stub.js";
 import { isTarget } from "./target.js";
@@ -103,7 +104,7 @@ class ImportEntry {
     }
     this.resolution = resolution;
     // The answer now lives here; the peer can drop its copy.
-    this.session.releaseImport(this);
+    this.session.releaseImport(this, "resolved");
     const callbacks = this.brokenCallbacks;
     this.brokenCallbacks = undefined;
     if (callbacks) for (const callback of callbacks) resolution.onBroken(callback);
@@ -139,7 +140,7 @@ class ImportEntry {
       this.resolution.dispose();
     } else {
       this.fail(new CapnWebError("released", "The call was cancelled because its promise was released."));
-      this.session.releaseImport(this);
+      this.session.releaseImport(this, currentReleaseReason());
     }
   }
 
@@ -643,12 +644,14 @@ export class RpcSession implements Exporter, Importer {
   }
 
   /** Gives an import back to the peer with everything it introduced; never after the end. */
-  releaseImport(entry: ImportEntry): void {
+  releaseImport(entry: ImportEntry, reason: ReleaseReason): void {
     if (entry.remoteRefcount === 0 || entry === this.mainImport) return;
     const count = entry.remoteRefcount;
     entry.remoteRefcount = 0;
     if (this.imports.get(entry.id) === entry) this.imports.delete(entry.id);
-    if (!this.endReason) this.send(["release", entry.id, count]);
+    if (this.endReason) return;
+    this.send(["release", entry.id, count]);
+    reportRelease({ importId: entry.id, refcount: count, reason });
   }
 
   private send(message: unknown[]): void {

@@ -10,6 +10,7 @@
 
 import { CapnWebError } from "./errors.js";
 import { ErrorHook, type Hook, type PropertyKey, type PropertyPath } from "./hooks.js";
+import { currentOwner, withReleaseReason } from "./ownership.js";
 import { Payload } from "./payload.js";
 
 /** The shared part of a root stub and its path stubs: the hook they all reach through. */
@@ -75,7 +76,7 @@ const finalizer = new FinalizationRegistry<StubRoot>((root) => {
   root.hook = undefined;
   if (hook) {
     onFinalized?.(hook);
-    hook.dispose();
+    withReleaseReason("finalized", () => hook.dispose());
   }
 });
 let onFinalized: ((hook: Hook) => void) | undefined;
@@ -151,7 +152,25 @@ function newStubOfKind(hook: Hook, isPromise: boolean, path: PropertyPath = []):
   const root = new StubRoot(hook, isPromise);
   const proxy = makeProxy(new StubView(root, path));
   finalizer.register(proxy, root, root);
+  currentOwner()?.adopt(root);
   return proxy;
+}
+
+/** The running owner (if any) takes a stub decoded from the wire as the application receives it. */
+export function adoptStub(stub: unknown): void {
+  const owner = currentOwner();
+  const view = stubViewOf(stub);
+  if (owner && view && !view.root.borrowed) owner.adopt(view.root);
+}
+
+/** Releases the reference behind a root an owner adopted (no-op if already released). */
+export function releaseRoot(root: object): void {
+  if (root instanceof StubRoot && !root.borrowed) releaseRootOf(root);
+}
+
+/** Whether an adopted root still holds its reference. */
+export function isRootLive(root: object): boolean {
+  return root instanceof StubRoot && root.hook !== undefined;
 }
 
 /** A stub for a capability (not awaitable at its root). Owns `hook`. */
@@ -189,9 +208,13 @@ export function releaseStub(value: unknown): boolean {
 }
 
 function releaseView(view: StubView): boolean {
-  const root = view.root;
+  if (view.path.length > 0 || view.root.borrowed) return false;
+  return releaseRootOf(view.root);
+}
+
+function releaseRootOf(root: StubRoot): boolean {
   const hook = root.hook;
-  if (!hook || view.path.length > 0 || root.borrowed) return false;
+  if (!hook) return false;
   root.hook = undefined;
   finalizer.unregister(root);
   hook.dispose();

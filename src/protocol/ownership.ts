@@ -1,0 +1,80 @@
+// Who owns a stub, and why a release went out. The protocol layer only asks; the actors layer
+// answers (with AsyncLocalStorage: the owner is whoever's code is running, across awaits), and
+// telemetry listens. With nothing installed, nobody owns anything and nobody listens.
+
+/** Something that ends, and releases the stubs it adopted when it does. */
+export interface StubOwner {
+  /** Takes responsibility for a stub's reference (its shared root object). */
+  adopt(root: object): void;
+}
+
+export interface Ownership {
+  /** The owner of the code running now, if any. */
+  current(): StubOwner | undefined;
+  /** Runs a local target's method as (and on behalf of) that target's owner, if it has one. */
+  runFor<T>(target: object, fn: () => T): T;
+}
+
+const nobody: Ownership = { current: () => undefined, runFor: (_target, fn) => fn() };
+let ownership: Ownership = nobody;
+
+export function installOwnership(next: Ownership | undefined): void {
+  ownership = next ?? nobody;
+}
+
+export function currentOwner(): StubOwner | undefined {
+  return ownership.current();
+}
+
+export function runForTarget<T>(target: object, fn: () => T): T {
+  return ownership.runFor(target, fn);
+}
+
+// -----------------------------------------------------------------------------------------------
+
+/** Why a `["release", id, n]` went out. */
+export type ReleaseReason =
+  /** `release()`, `Symbol.dispose`, `using`, `withCapability`. */
+  | "explicit"
+  /** The owner (a scope, a target actor, a supervised actor) ended. */
+  | "owner-ended"
+  /** The stub was garbage-collected without a release: a leak the safety net caught. */
+  | "finalized"
+  /** A call's answer arrived; the peer's copy is no longer needed. */
+  | "resolved"
+  /** The caller stopped waiting (`await(p, { timeout })`). */
+  | "timeout";
+
+let reason: ReleaseReason = "explicit";
+
+/** Runs `fn` (which releases something) with `why` as the reason reported for its releases. */
+export function withReleaseReason<T>(why: ReleaseReason, fn: () => T): T {
+  const previous = reason;
+  reason = why;
+  try {
+    return fn();
+  } finally {
+    reason = previous;
+  }
+}
+
+export function currentReleaseReason(): ReleaseReason {
+  return reason;
+}
+
+export interface ReleaseEvent {
+  importId: number;
+  refcount: number;
+  reason: ReleaseReason;
+}
+
+let releaseObserver: ((event: ReleaseEvent) => void) | undefined;
+
+/** Sees every release a session sends (telemetry). */
+export function observeReleases(observer: ((event: ReleaseEvent) => void) | undefined): void {
+  releaseObserver = observer;
+}
+
+export function reportRelease(event: ReleaseEvent): void {
+  releaseObserver?.(event);
+}
