@@ -30,3 +30,10 @@ export { session, findSession } from "./actors/names.js";
 export * as Session from "./actors/session-spec-namespace.js";
 export * as Pool from "./actors/pool-namespace.js";
 export { inspect } from "./actors/inspect.js";
+
+// Capabilities with owners: target actors, scopes, withCapability.
+export { exportTarget as export, targetActorOf, type ExportOptions } from "./actors/export.js";
+export { target, TargetActor, type StatefulTarget, type Handler, type TargetStopReason } from "./actors/target-actor.js";
+export { scope, withCapability } from "./actors/scope.js";
+export { Owner } from "./actors/owner.js";
+export type { ReleaseReason, ReleaseEvent } from "./protocol/ownership.js";

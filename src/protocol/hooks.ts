@@ -7,7 +7,7 @@
 
 import { CapnWebError } from "./errors.js";
 import { isBlockedName } from "./limits.js";
-import { runForTarget } from "./ownership.js";
+import { currentReleaseReason, runForTarget } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { disposeTarget, isTarget } from "./target.js";
 import { newPromiseStub, stubViewOf } from "./stub.js";
@@ -389,7 +389,8 @@ export class TargetHook extends Hook {
     if (this.disposed) return;
     this.disposed = true;
     if (--this.refs.count === 0) {
-      if (this.refs.owned) disposeTarget(this.target);
+      // A local stub dropped and collected never disposes the target: others may still use it.
+      if (this.refs.owned && currentReleaseReason() !== "finalized") disposeTarget(this.target);
       this.refs.onLastRelease?.();
     }
   }

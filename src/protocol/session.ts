@@ -277,6 +277,7 @@ export class RpcSession implements Exporter, Importer {
   private drained: Deferred | undefined;
   private endReason: CapnWebError | undefined;
   private readonly mainImport: ImportEntry;
+  private endListeners: ((reason: CapnWebError) => void)[] | undefined;
 
   constructor(
     private readonly sink: FrameSink,
@@ -300,6 +301,12 @@ export class RpcSession implements Exporter, Importer {
   /** A hook on the peer's main interface that lives as long as the session. */
   remoteMainHook(): Hook {
     return new MainImportHook(this.mainImport, false);
+  }
+
+  /** Runs `listener` once when the session ends (at once if it has). */
+  onEnded(listener: (reason: CapnWebError) => void): void {
+    if (this.endReason) safeCall(listener, this.endReason);
+    else (this.endListeners ??= []).push(listener);
   }
 
   get isEnded(): boolean {
@@ -557,7 +564,11 @@ export class RpcSession implements Exporter, Importer {
     this.assertOpen();
     const id = this.nextExportId--;
     this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
-    this.resolveExport(id);
+    // Never before the message that introduces the promise has gone out (we are inside its
+    // encoding now): a resolve for an ID the peer has not seen yet would be dropped.
+    queueMicrotask(() => {
+      if (this.exports.has(id) && !this.endReason) this.resolveExport(id);
+    });
     return id;
   }
 
@@ -712,6 +723,9 @@ export class RpcSession implements Exporter, Importer {
       this.drained = undefined;
     }
     if (this.options.onEnd) safeCall(this.options.onEnd, reason);
+    const listeners = this.endListeners;
+    this.endListeners = undefined;
+    if (listeners) for (const listener of listeners) safeCall(listener, reason);
   }
 }
 

@@ -15,12 +15,29 @@ import { Payload } from "./payload.js";
 
 /** The shared part of a root stub and its path stubs: the hook they all reach through. */
 class StubRoot {
+  /**
+   * The reference, in a box of its own: the box is what the leak finalizer holds, so that the
+   * root (reachable from every proxy, and from a pull in progress) is what must be unreachable
+   * before the reference is given back.
+   */
+  readonly box: { hook: Hook | undefined };
+
   constructor(
-    public hook: Hook | undefined,
+    hook: Hook | undefined,
     readonly isPromise: boolean,
     /** A borrowed root belongs to someone else (a payload's placeholder); releasing it is a no-op. */
     readonly borrowed = false,
-  ) {}
+  ) {
+    this.box = { hook };
+  }
+
+  get hook(): Hook | undefined {
+    return this.box.hook;
+  }
+
+  set hook(hook: Hook | undefined) {
+    this.box.hook = hook;
+  }
 }
 
 /** What one Proxy stands for. */
@@ -69,11 +86,11 @@ export function installMapSender(send: (hook: Hook, path: PropertyPath, mapper: 
   mapSender = send;
 }
 
-// Dropped stubs release their reference when collected. The held value is the root, never the
-// Proxy, so the registry keeps nothing alive that the application let go of.
-const finalizer = new FinalizationRegistry<StubRoot>((root) => {
-  const hook = root.hook;
-  root.hook = undefined;
+// Dropped stubs release their reference when collected. The registry watches the root (alive
+// while any proxy of it, or an await of it, is) and holds only its box, never the root itself.
+const finalizer = new FinalizationRegistry<{ hook: Hook | undefined }>((box) => {
+  const hook = box.hook;
+  box.hook = undefined;
   if (hook) {
     onFinalized?.(hook);
     withReleaseReason("finalized", () => hook.dispose());
@@ -151,7 +168,7 @@ function makeProxy(view: StubView): any {
 function newStubOfKind(hook: Hook, isPromise: boolean, path: PropertyPath = []): any {
   const root = new StubRoot(hook, isPromise);
   const proxy = makeProxy(new StubView(root, path));
-  finalizer.register(proxy, root, root);
+  finalizer.register(root, root.box, root);
   currentOwner()?.adopt(root);
   return proxy;
 }
