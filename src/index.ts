@@ -37,3 +37,4 @@ export { target, TargetActor, type StatefulTarget, type Handler, type TargetStop
 export { scope, withCapability } from "./actors/scope.js";
 export { Owner } from "./actors/owner.js";
 export type { ReleaseReason, ReleaseEvent } from "./protocol/ownership.js";
+export { channel as telemetryChannel, type TelemetryEvent } from "./telemetry/channels.js";

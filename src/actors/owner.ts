@@ -6,6 +6,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { type StubOwner, installOwnership, withReleaseReason } from "../protocol/ownership.js";
 import { isRootLive, releaseRoot, stubViewOf } from "../protocol/stub.js";
+import { setDefaultActorScope } from "../supervisor/actor-child.js";
 
 const running = new AsyncLocalStorage<Owner>();
 const ownerOfTarget = new WeakMap<object, Owner>();
@@ -101,3 +102,6 @@ installOwnership({
     return owner ? owner.run(fn) : fn();
   },
 });
+
+// A supervised actor owns what it obtains: its stop or crash releases it.
+setDefaultActorScope((id) => new Owner(`actor ${id}`));

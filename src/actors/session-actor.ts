@@ -16,6 +16,7 @@ import { newStub } from "../protocol/stub.js";
 import { openWebSocket } from "../transports/websocket.js";
 import { Backoff, type BackoffOptions } from "../supervisor/backoff.js";
 import { type Child, type ExitReason, type Inspection, type StartContext, exitSignal } from "../supervisor/child.js";
+import { publish } from "../telemetry/channels.js";
 import { sessionMachine } from "./session-machine.js";
 
 export interface SessionOptions {
@@ -63,6 +64,7 @@ export class SessionActor implements Child {
   /** The root stub of this actor: it follows reconnects. */
   readonly root: any;
   private firstOutcome: ((failure?: unknown) => void) | undefined;
+  private lastReportedAttempt = 0;
 
   constructor(
     private readonly options: SessionOptions,
@@ -89,6 +91,10 @@ export class SessionActor implements Child {
     this.actor.subscribe({
       next: (snapshot) => {
         if (snapshot.value !== "connecting") this.settleFirstOutcome();
+        if (snapshot.value === "connecting" && snapshot.context.attempt > 0 && this.lastReportedAttempt !== snapshot.context.attempt) {
+          this.lastReportedAttempt = snapshot.context.attempt;
+          publish("connection:reconnect", { name: this.label, url: this.options.url, attempt: snapshot.context.attempt, delay: snapshot.context.delay });
+        }
         if (snapshot.status === "done") {
           const failed = snapshot.value === "failed";
           this.end(failed ? { error: new CapnWebError("disconnected", `Session ${url} gave up: ${snapshot.context.lastError}`) } : "shutdown");
@@ -162,6 +168,8 @@ export class SessionActor implements Child {
   private lastDropReason: CapnWebError | undefined;
 
   private announceConnected(): void {
+    this.lastReportedAttempt = 0;
+    publish("connection:up", { name: this.label, url: this.options.url });
     this.flushQueue();
     const hook = this.options.onConnect;
     if (!hook) return;
@@ -175,6 +183,7 @@ export class SessionActor implements Child {
 
   private announceDisconnected(reason: string): void {
     const error = this.lastDropReason ?? new CapnWebError("disconnected", reason);
+    publish("connection:down", { name: this.label, url: this.options.url, error });
     this.options.onDisconnect?.(error);
   }
 

@@ -5,6 +5,23 @@
 import { type AnyActorLogic, type AnyActorRef, type InputFrom, createActor } from "xstate";
 import { type Child, type ChildSpec, type Inspection, type RestartType, type Shutdown, type StartContext, exitSignal } from "./child.js";
 
+/**
+ * Something an actor's whole life runs inside (its start, every event sent to it) and that ends
+ * with it, crash included. The supervisor knows nothing of what it is; the capability layer
+ * installs one that owns the capabilities the actor obtains.
+ */
+export interface ActorScope {
+  run<T>(fn: () => T): T;
+  end(): void;
+}
+
+let defaultScope: ((id: string) => ActorScope) | undefined;
+
+/** Installs the scope every supervised actor gets unless its spec names one. */
+export function setDefaultActorScope(factory: ((id: string) => ActorScope) | undefined): void {
+  defaultScope = factory;
+}
+
 export interface ActorSpecOptions<TLogic extends AnyActorLogic> {
   id: string;
   input?: InputFrom<TLogic>;
@@ -17,6 +34,8 @@ export interface ActorSpecOptions<TLogic extends AnyActorLogic> {
   onStart?: (actor: AnyActorRef) => void;
   /** Runs when the actor ends for any reason, crash included: release what it held here. */
   onExit?: (actor: AnyActorRef) => void;
+  /** A scope per incarnation of the actor (default: the installed one, if any). */
+  scope?: (id: string) => ActorScope;
 }
 
 /** A child spec that runs `logic` as a supervised actor. */
@@ -38,17 +57,28 @@ export class ActorChild implements Child {
 
   constructor(logic: AnyActorLogic, private readonly options: ActorSpecOptions<any>, context: StartContext) {
     ({ exited: this.exited, exit: this.exit } = exitSignal());
-    this.actor = createActor(logic, {
+    const scope = (options.scope ?? defaultScope)?.(options.id);
+    this.scope = scope;
+    const actor = createActor(logic, {
       input: options.input,
       ...(context.inspect ? { inspect: context.inspect } : {}),
-    } as never);
-    this.actor.subscribe({
+    } as never) as AnyActorRef;
+    if (scope) {
+      // Everything the actor does runs inside its scope: what it starts, and what it is sent.
+      const send = actor.send.bind(actor);
+      actor.send = (event) => scope.run(() => send(event));
+    }
+    this.actor = actor;
+    actor.subscribe({
       complete: () => this.end("normal"),
       error: (error: unknown) => this.end({ error }),
     });
-    this.actor.start();
-    options.onStart?.(this.actor);
+    if (scope) scope.run(() => actor.start());
+    else actor.start();
+    options.onStart?.(actor);
   }
+
+  private readonly scope: ActorScope | undefined;
 
   private end(reason: "normal" | "shutdown" | { error: unknown }): void {
     if (this.ended) return;
@@ -56,7 +86,11 @@ export class ActorChild implements Child {
     try {
       this.options.onExit?.(this.actor);
     } finally {
-      this.exit(reason);
+      try {
+        this.scope?.end();
+      } finally {
+        this.exit(reason);
+      }
     }
   }
 
