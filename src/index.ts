@@ -12,6 +12,7 @@ export { connect, connectMessagePort, stats, close, connectionOf, type ConnectOp
 export type { Connection, ConnectionState } from "./client/connection.js";
 export { awaitResult as await, type Result, type AwaitOptions } from "./client/await.js";
 export { release } from "./client/release.js";
+export { batch, rescue, map } from "./client/combinators.js";
 
 export { serve, type ServeOptions, type Server } from "./server/serve.js";
 export { CapnWebHandlers, type HandlerOptions, type ConnectionInfo, type LiveSession } from "./server/handlers.js";
