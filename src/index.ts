@@ -39,3 +39,4 @@ export { scope, withCapability } from "./actors/scope.js";
 export { Owner } from "./actors/owner.js";
 export type { ReleaseReason, ReleaseEvent } from "./protocol/ownership.js";
 export { channel as telemetryChannel, type TelemetryEvent } from "./telemetry/channels.js";
+export * as telemetry from "./telemetry/attach.js";

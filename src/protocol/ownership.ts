@@ -78,3 +78,27 @@ export function observeReleases(observer: ((event: ReleaseEvent) => void) | unde
 export function reportRelease(event: ReleaseEvent): void {
   releaseObserver?.(event);
 }
+
+// -----------------------------------------------------------------------------------------------
+
+/** A call made through a stub, from the push to the arrival of its answer. */
+export interface CallObserver {
+  /** A call left; returns what `end` receives, or undefined to not follow it. */
+  start(path: readonly (string | number)[]): object | undefined;
+  /** Its answer arrived (`error` set when it failed). */
+  end(call: object, error?: unknown): void;
+}
+
+let callObserver: CallObserver | undefined;
+
+export function observeCalls(observer: CallObserver | undefined): void {
+  callObserver = observer;
+}
+
+export function callStarted(path: readonly (string | number)[]): object | undefined {
+  return callObserver?.start(path);
+}
+
+export function callEnded(call: object, error?: unknown): void {
+  callObserver?.end(call, error);
+}

@@ -10,7 +10,7 @@
 
 import { CapnWebError } from "./errors.js";
 import { ErrorHook, type Hook, type PropertyKey, type PropertyPath } from "./hooks.js";
-import { currentOwner, withReleaseReason } from "./ownership.js";
+import { callEnded, callStarted, currentOwner, withReleaseReason } from "./ownership.js";
 import { Payload } from "./payload.js";
 
 /** The shared part of a root stub and its path stubs: the hook they all reach through. */
@@ -21,6 +21,8 @@ class StubRoot {
    * before the reference is given back.
    */
   readonly box: { hook: Hook | undefined };
+  /** Set for the result of a call that telemetry follows, until its answer arrives. */
+  call: object | undefined;
 
   constructor(
     hook: Hook | undefined,
@@ -246,7 +248,10 @@ function callView(view: StubView, args: unknown[]): any {
   } catch (error) {
     return newPromiseStub(new ErrorHook(error));
   }
-  return newPromiseStub(hook.call(view.path, Payload.fromApp(args)));
+  const call = callStarted(view.path);
+  const result = newPromiseStub(hook.call(view.path, Payload.fromApp(args)));
+  if (call) stubViewOf(result)!.root.call = call;
+  return result;
 }
 
 function mapView(view: StubView, mapper: (value: any) => unknown): any {
@@ -277,12 +282,18 @@ async function pullOnce(view: StubView): Promise<unknown> {
   } catch (error) {
     throw CapnWebError.from(error);
   }
+  const call = view.path.length === 0 ? view.root.call : undefined;
+  view.root.call = undefined;
   try {
     const payload = await hook.pull();
     if (payload.hasPending) await payload.resolvePending();
-    return payload.takeForApp();
+    const value = payload.takeForApp();
+    if (call) callEnded(call);
+    return value;
   } catch (error) {
-    throw CapnWebError.from(error);
+    const failure = CapnWebError.from(error);
+    if (call) callEnded(call, failure);
+    throw failure;
   } finally {
     if (temporary) hook.dispose();
   }

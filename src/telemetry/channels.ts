@@ -1,4 +1,7 @@
 // Telemetry on node:diagnostics_channel, named like the original's telemetry events:
+//   capnweb:call:start            { path }
+//   capnweb:call:stop             { path, duration }            (ms, when its answer arrived)
+//   capnweb:call:exception        { path, duration, error }
 //   capnweb:release:sent          { importId, refcount, reason }
 //   capnweb:connection:up         { name, url }
 //   capnweb:connection:down       { name, url, error }
@@ -6,9 +9,17 @@
 // Publishing checks `hasSubscribers` first, so nobody listening costs a property read.
 
 import diagnostics from "node:diagnostics_channel";
-import { observeReleases } from "../protocol/ownership.js";
+import { performance } from "node:perf_hooks";
+import { observeCalls, observeReleases } from "../protocol/ownership.js";
 
-export type TelemetryEvent = "release:sent" | "connection:up" | "connection:down" | "connection:reconnect";
+export type TelemetryEvent =
+  | "call:start"
+  | "call:stop"
+  | "call:exception"
+  | "release:sent"
+  | "connection:up"
+  | "connection:down"
+  | "connection:reconnect";
 
 let prefix = "capnweb";
 const channels = new Map<TelemetryEvent, diagnostics.Channel>();
@@ -36,3 +47,25 @@ export function publish(event: TelemetryEvent, message: object): void {
 }
 
 observeReleases((release) => publish("release:sent", release));
+
+interface FollowedCall {
+  path: string;
+  startedAt: number;
+}
+
+observeCalls({
+  start(path) {
+    const start = channel("call:start");
+    // Followed only while somebody listens to a call channel: otherwise no object, no clock read.
+    if (!start.hasSubscribers && !channel("call:stop").hasSubscribers && !channel("call:exception").hasSubscribers) return undefined;
+    const call: FollowedCall = { path: path.join("."), startedAt: performance.now() };
+    if (start.hasSubscribers) start.publish({ path: call.path });
+    return call;
+  },
+  end(call, error) {
+    const { path, startedAt } = call as FollowedCall;
+    const duration = performance.now() - startedAt;
+    if (error === undefined) publish("call:stop", { path, duration });
+    else publish("call:exception", { path, duration, error });
+  },
+});

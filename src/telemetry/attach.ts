@@ -1,0 +1,52 @@
+// telemetry.attach(id, events, handler): the original's :telemetry.attach, over the channels.
+
+import diagnostics from "node:diagnostics_channel";
+import { CapnWebError } from "../protocol/errors.js";
+import { type TelemetryEvent, channel, telemetryPrefix } from "./channels.js";
+
+type Handler = (event: TelemetryEvent, message: any) => void;
+
+const attached = new Map<string, { name: string; listener: (message: unknown) => void }[]>();
+
+const EVENTS: readonly TelemetryEvent[] = [
+  "call:start",
+  "call:stop",
+  "call:exception",
+  "release:sent",
+  "connection:up",
+  "connection:down",
+  "connection:reconnect",
+];
+
+/** Calls `handler` for each of `events` until `detach(id)`. An id can be attached once. */
+export function attach(id: string, events: readonly TelemetryEvent[], handler: Handler): void {
+  if (attached.has(id)) throw new CapnWebError("invalid_argument", `A telemetry handler is already attached as ${id}.`);
+  for (const event of events) {
+    if (!EVENTS.includes(event)) throw new CapnWebError("invalid_argument", `Unknown telemetry event ${event} (one of ${EVENTS.join(", ")}).`);
+  }
+  const subscriptions = events.map((event) => {
+    const listener = (message: unknown) => {
+      try {
+        handler(event, message);
+      } catch {
+        // A failing telemetry handler must not fail the call it observes.
+      }
+    };
+    const name = `${telemetryPrefix()}:${event}`;
+    channel(event);
+    diagnostics.subscribe(name, listener);
+    return { name, listener };
+  });
+  attached.set(id, subscriptions);
+}
+
+/** Removes a handler attached as `id`; false if there was none. */
+export function detach(id: string): boolean {
+  const subscriptions = attached.get(id);
+  if (!subscriptions) return false;
+  for (const { name, listener } of subscriptions) diagnostics.unsubscribe(name, listener);
+  attached.delete(id);
+  return true;
+}
+
+export const events = EVENTS;
