@@ -11,6 +11,8 @@ export type { SessionStats } from "./protocol/session.js";
 export { connect, connectMessagePort, stats, close, connectionOf, type ConnectOptions } from "./client/connect.js";
 export type { Connection, ConnectionState } from "./client/connection.js";
 export { awaitResult as await, type Result, type AwaitOptions } from "./client/await.js";
+import "./client/deadlines.js";
+export { configure, config, type Config } from "./config.js";
 export { release } from "./client/release.js";
 export { batch, rescue, map } from "./client/combinators.js";
 

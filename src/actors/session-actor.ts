@@ -16,6 +16,8 @@ import { newStub } from "../protocol/stub.js";
 import { openWebSocket } from "../transports/websocket.js";
 import { Backoff, type BackoffOptions } from "../supervisor/backoff.js";
 import { type Child, type ExitReason, type Inspection, type StartContext, exitSignal } from "../supervisor/child.js";
+import { config } from "../config.js";
+import { logger } from "../logging.js";
 import { publish } from "../telemetry/channels.js";
 import { sessionMachine } from "./session-machine.js";
 
@@ -37,7 +39,7 @@ export interface SessionOptions {
    * bounded queue for the next connection, failing with `timeout` after `timeout` ms.
    */
   queue?: false | { max: number; timeout: number };
-  /** WebSocket handshake timeout, ms. */
+  /** WebSocket handshake timeout, and default timeout of awaited calls, ms. */
   timeout?: number;
   headers?: Record<string, string>;
   /** What this side offers the server. */
@@ -93,6 +95,7 @@ export class SessionActor implements Child {
         if (snapshot.value !== "connecting") this.settleFirstOutcome();
         if (snapshot.value === "connecting" && snapshot.context.attempt > 0 && this.lastReportedAttempt !== snapshot.context.attempt) {
           this.lastReportedAttempt = snapshot.context.attempt;
+          logger({ session: this.label }).info({ attempt: snapshot.context.attempt, afterMs: snapshot.context.delay }, "reconnecting");
           publish("connection:reconnect", { name: this.label, url: this.options.url, attempt: snapshot.context.attempt, delay: snapshot.context.delay });
         }
         if (snapshot.status === "done") {
@@ -155,6 +158,7 @@ export class SessionActor implements Child {
     const connection = new Connection(url, transport, this.options.main, {
       limits: this.options.limits,
       onSendError: this.options.onSendError,
+      callTimeout: this.options.timeout,
     });
     this.connection = connection;
     connection.whenEnded().then((reason) => {
@@ -169,6 +173,7 @@ export class SessionActor implements Child {
 
   private announceConnected(): void {
     this.lastReportedAttempt = 0;
+    logger({ session: this.label }).info({ url: this.options.url }, "connected");
     publish("connection:up", { name: this.label, url: this.options.url });
     this.flushQueue();
     const hook = this.options.onConnect;
@@ -183,6 +188,7 @@ export class SessionActor implements Child {
 
   private announceDisconnected(reason: string): void {
     const error = this.lastDropReason ?? new CapnWebError("disconnected", reason);
+    logger({ session: this.label }).warn({ url: this.options.url, reason: error.message }, "disconnected");
     publish("connection:down", { name: this.label, url: this.options.url, error });
     this.options.onDisconnect?.(error);
   }
@@ -249,6 +255,7 @@ export class SessionActor implements Child {
   private end(reason: ExitReason): void {
     if (this.ended) return;
     this.ended = true;
+    if (typeof reason === "object") logger({ session: this.label }).error({ err: reason.error }, "session ended abnormally");
     this.closeConnection();
     const error = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
     for (const entry of this.queue.splice(0)) {
@@ -308,8 +315,13 @@ export class SessionRootHook extends Hook {
 }
 
 function makeBackoff(options: SessionOptions): Backoff {
-  const reconnect = options.reconnect ?? "exponential";
-  const schedule: BackoffOptions = typeof reconnect === "object" ? { ...reconnect } : { strategy: reconnect };
+  const defaults = config();
+  const reconnect = options.reconnect ?? defaults.reconnectStrategy;
+  const schedule: BackoffOptions = {
+    baseDelay: defaults.reconnectBaseDelay,
+    maxDelay: defaults.reconnectMaxDelay,
+    ...(typeof reconnect === "object" ? reconnect : { strategy: reconnect }),
+  };
   if (options.maxAttempts !== undefined) schedule.maxAttempts = options.maxAttempts;
   return new Backoff(schedule);
 }

@@ -12,6 +12,7 @@ import { type AnyActorLogic, type AnyActorRef, createActor } from "xstate";
 import { CapnWebError } from "../protocol/errors.js";
 import { isBlockedName } from "../protocol/limits.js";
 import { Target, isTarget } from "../protocol/target.js";
+import { logger } from "../logging.js";
 import { Owner, setTargetOwner } from "./owner.js";
 
 export type TargetStatus = "running" | "stopped";
@@ -182,6 +183,7 @@ export class TargetActor {
         return reply;
       } catch (error) {
         const policy = definition.onError ?? "keep";
+        logger({ target: this.label }).warn({ err: error, method, policy }, "handler failed");
         if (policy === "restart") this.ready = this.initState();
         else if (policy === "stop") queueMicrotask(() => this.stop("crashed"));
         throw error;

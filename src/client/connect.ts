@@ -12,7 +12,10 @@ import { Connection, type ConnectionState } from "./connection.js";
 import { HttpBatchClient, HttpBatchRootHook } from "./http-batch-client.js";
 
 export interface ConnectOptions {
-  /** Milliseconds to wait for the connection (WebSocket) or for each batch (HTTP). */
+  /**
+   * Milliseconds to wait for the connection (WebSocket) or for each batch (HTTP), and the
+   * default timeout of every awaited call on this connection.
+   */
   timeout?: number;
   /** Sent with the WebSocket upgrade or with every HTTP batch (authentication, mostly). */
   headers?: Record<string, string>;
@@ -33,7 +36,7 @@ const endpoints = new WeakMap<object, Endpoint>();
 
 export async function connect<Api = any>(url: string | URL, options: ConnectOptions = {}): Promise<Stub<Api>> {
   const { href, kind } = resolveEndpoint(url, options.transport);
-  const sessionOptions = { limits: { ...DEFAULT_LIMITS, ...options.limits }, onSendError: options.onSendError };
+  const sessionOptions = { limits: { ...DEFAULT_LIMITS, ...options.limits }, onSendError: options.onSendError, callTimeout: options.timeout };
   if (kind === "http") {
     const client = new HttpBatchClient(href, { ...sessionOptions, headers: options.headers, timeout: options.timeout }, options.main);
     const root = newStub(new HttpBatchRootHook(client));

@@ -5,6 +5,7 @@
 import { CapnWebError } from "../protocol/errors.js";
 import { RpcSession, type SessionOptions, type SessionStats } from "../protocol/session.js";
 import type { Transport } from "../transports/transport.js";
+import { logger } from "../logging.js";
 
 export type ConnectionState = "connecting" | "open" | "closed" | "broken";
 
@@ -74,6 +75,9 @@ export class Connection {
   private finish(reason: CapnWebError): void {
     if (this.endReason) return;
     this.endReason = reason;
+    if (reason.type === "protocol" || reason.type === "aborted") {
+      logger({ connection: this.url }).warn({ type: reason.type, reason: reason.message }, "session aborted");
+    }
     this.markEnded(reason);
     // A close we asked for is "closed"; anything the peer or the network did is "broken".
     this.setState(this.closeRequested ? "closed" : "broken", reason);

@@ -102,3 +102,21 @@ export function callStarted(path: readonly (string | number)[]): object | undefi
 export function callEnded(call: object, error?: unknown): void {
   callObserver?.end(call, error);
 }
+
+// -----------------------------------------------------------------------------------------------
+
+/**
+ * How long an await may wait for an answer. The client layer installs this (it owns the timers
+ * and knows the session's and the application's default timeouts); `onExpiry` releases the call.
+ */
+export type PullDeadline = <T>(pull: Promise<T>, hook: object, onExpiry: () => void) => Promise<T>;
+
+let pullDeadline: PullDeadline | undefined;
+
+export function installPullDeadline(deadline: PullDeadline | undefined): void {
+  pullDeadline = deadline;
+}
+
+export function withPullDeadline<T>(pull: Promise<T>, hook: object, onExpiry: () => void): Promise<T> {
+  return pullDeadline ? pullDeadline(pull, hook, onExpiry) : pull;
+}

@@ -35,6 +35,8 @@ export interface SessionOptions {
   onSendError?: (error: Error) => Error | void;
   /** Told once, when the session ends for any reason. */
   onEnd?: (reason: CapnWebError) => void;
+  /** Default timeout of awaited calls on this session, ms (overrides the application default). */
+  callTimeout?: number;
   /**
    * Whether the session owns its main object, so that the main's `Symbol.dispose` runs when the
    * session ends (capnweb's behaviour, and the default). A server sharing one main object among
@@ -307,6 +309,10 @@ export class RpcSession implements Exporter, Importer {
   onEnded(listener: (reason: CapnWebError) => void): void {
     if (this.endReason) safeCall(listener, this.endReason);
     else (this.endListeners ??= []).push(listener);
+  }
+
+  get callTimeout(): number | undefined {
+    return this.options.callTimeout;
   }
 
   get isEnded(): boolean {

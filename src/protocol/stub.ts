@@ -10,7 +10,7 @@
 
 import { CapnWebError } from "./errors.js";
 import { ErrorHook, type Hook, type PropertyKey, type PropertyPath } from "./hooks.js";
-import { callEnded, callStarted, currentOwner, withReleaseReason } from "./ownership.js";
+import { callEnded, callStarted, currentOwner, withPullDeadline, withReleaseReason } from "./ownership.js";
 import { Payload } from "./payload.js";
 
 /** The shared part of a root stub and its path stubs: the hook they all reach through. */
@@ -285,7 +285,10 @@ async function pullOnce(view: StubView): Promise<unknown> {
   const call = view.path.length === 0 ? view.root.call : undefined;
   view.root.call = undefined;
   try {
-    const payload = await hook.pull();
+    const pulled = hook.pull();
+    const payload = await (pulled instanceof Promise
+      ? withPullDeadline(pulled, hook, () => withReleaseReason("timeout", () => releaseView(view)))
+      : pulled);
     if (payload.hasPending) await payload.resolvePending();
     const value = payload.takeForApp();
     if (call) callEnded(call);

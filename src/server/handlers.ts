@@ -13,6 +13,7 @@ import { isTarget } from "../protocol/target.js";
 import { HttpBatchServerTransport, readRequestBody, splitBatch } from "../transports/http-batch-server.js";
 import type { Transport } from "../transports/transport.js";
 import { DEFAULT_MAX_PAYLOAD, WebSocketTransport } from "../transports/websocket.js";
+import { logger } from "../logging.js";
 
 /** What a main factory learns about the connection it serves. */
 export interface ConnectionInfo {
@@ -156,8 +157,11 @@ export class CapnWebHandlers {
       onSendError: this.options.onSendError,
       // A shared main outlives every session; a per-connection main ends with its session.
       ownsMain: perConnection,
-      onEnd: () => {
+      onEnd: (reason) => {
         if (live) this.live.delete(live);
+        if (reason.type === "protocol" || reason.type === "aborted") {
+          logger({ peer: info.request.socket.remoteAddress }).warn({ type: reason.type, reason: reason.message }, "session aborted");
+        }
       },
     });
     live = { transport: info.transport, remoteAddress: info.request.socket.remoteAddress, session };

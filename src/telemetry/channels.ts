@@ -10,6 +10,8 @@
 
 import diagnostics from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
+import { onConfig } from "../config.js";
+import { logger } from "../logging.js";
 import { observeCalls, observeReleases } from "../protocol/ownership.js";
 
 export type TelemetryEvent =
@@ -46,7 +48,13 @@ export function publish(event: TelemetryEvent, message: object): void {
   if (target.hasSubscribers) target.publish(message);
 }
 
-observeReleases((release) => publish("release:sent", release));
+observeReleases((release) => {
+  if (release.reason === "finalized") {
+    // The safety net caught a leak: say so, the leak is the application's to fix.
+    logger({ component: "capabilities" }).warn(release, "a stub was garbage-collected without release; released it");
+  }
+  publish("release:sent", release);
+});
 
 interface FollowedCall {
   path: string;
@@ -68,4 +76,8 @@ observeCalls({
     if (error === undefined) publish("call:stop", { path, duration });
     else publish("call:exception", { path, duration, error });
   },
+});
+
+onConfig((settings) => {
+  if (settings.telemetryPrefix !== prefix) setTelemetryPrefix(settings.telemetryPrefix);
 });
