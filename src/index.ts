@@ -8,7 +8,8 @@ export { DEFAULT_LIMITS } from "./protocol/limits.js";
 export { serialize, deserialize } from "./protocol/codec.js";
 export type { SessionStats } from "./protocol/session.js";
 
-export { connect, connectMessagePort, stats, close, connectionOf, type ConnectOptions } from "./client/connect.js";
+export { connectMessagePort, stats, close, connectionOf, type ConnectOptions } from "./client/connect.js";
+export { connect, type ReconnectingConnectOptions } from "./actors/connect.js";
 export type { Connection, ConnectionState } from "./client/connection.js";
 export { awaitResult as await, type Result, type AwaitOptions } from "./client/await.js";
 import "./client/deadlines.js";

@@ -31,8 +31,17 @@ export interface ConnectOptions {
   onStateChange?: (state: ConnectionState, reason?: CapnWebError) => void;
 }
 
-type Endpoint = Connection | HttpBatchClient;
+/** What stats() and close() reach through a root stub. */
+export interface Endpoint {
+  stats(): SessionStats;
+  close(): void;
+}
 const endpoints = new WeakMap<object, Endpoint>();
+
+/** Makes `stats(root)` and `close(root)` work for a root stub made elsewhere (a session actor). */
+export function registerEndpoint(root: object, endpoint: Endpoint): void {
+  endpoints.set(root, endpoint);
+}
 
 export async function connect<Api = any>(url: string | URL, options: ConnectOptions = {}): Promise<Stub<Api>> {
   const { href, kind } = resolveEndpoint(url, options.transport);

@@ -43,8 +43,12 @@ type ElementOf<T> = T extends readonly (infer E)[] ? E : T;
 type MapResult<T, U> = T extends readonly unknown[] ? Unpipelined<U>[] : Unpipelined<U>;
 type Unpipelined<U> = U extends Pipelined<infer V> ? V : U extends Stub<infer V> ? V : U;
 
+type IsAny<T> = 0 extends 1 & T ? true : false;
+
 /** A promise for a remote value that can be pipelined on before it resolves. */
-export type Pipelined<T> = PromiseLike<Resolved<T>> &
+export type Pipelined<T> = IsAny<T> extends true ? any : PipelinedOf<T>;
+
+type PipelinedOf<T> = PromiseLike<Resolved<T>> &
   Promise<Resolved<T>> &
   (NonNullable<T> extends readonly unknown[] ? unknown : NonNullable<T> extends object ? Methods<NonNullable<T>> : unknown) &
   Callable<T> & {
@@ -53,8 +57,13 @@ export type Pipelined<T> = PromiseLike<Resolved<T>> &
     [Symbol.dispose](): void;
   };
 
-/** A remote reference to `T`: each method call is sent at once and returns a pipelined promise. */
-export type Stub<T> = Methods<T> &
+/**
+ * A remote reference to `T`: each method call is sent at once and returns a pipelined promise.
+ * `Stub<any>` (an untyped connection) is `any`.
+ */
+export type Stub<T> = IsAny<T> extends true ? any : StubOf<T>;
+
+type StubOf<T> = Methods<T> &
   Callable<T> & {
     map<U>(mapper: (element: Pipelined<ElementOf<T>>) => U): Pipelined<MapResult<T, U>>;
     /** A second, independently released reference to the same capability. */
