@@ -34,6 +34,7 @@ export { session, findSession } from "./actors/names.js";
 export * as Session from "./actors/session-spec-namespace.js";
 export * as Pool from "./actors/pool-namespace.js";
 export { inspect } from "./actors/inspect.js";
+export { observe, type Observer, type ObserverOptions } from "./observer/observer.js";
 
 // Capabilities with owners: target actors, scopes, withCapability.
 export { exportTarget as export, targetActorOf, type ExportOptions } from "./actors/export.js";
