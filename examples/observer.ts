@@ -22,7 +22,7 @@ async function main() {
   const observer = await CapnWeb.observe(app);
   console.log(`observer page: ${observer.url}`);
 
-  const tree = await (await fetch(new URL("tree.json", observer.url))).json();
+  const tree: any = await (await fetch(new URL("tree.json", observer.url))).json();
   const names = (node: any): string[] => [node.name ?? node.id, ...(node.children ?? []).flatMap((c: any) => [c.id, ...(c.actor?.children ?? []).map((g: any) => g.id)])];
   console.log(`tree.json: ${tree.kind} ${tree.name} with ${tree.children.length} children: ${names(tree).slice(1).join(", ")}`);
   const page = await (await fetch(observer.url)).text();

@@ -26,6 +26,41 @@ const expectations: Record<string, RegExp[]> = {
   "dynamic-sessions.ts": [/alice is token-alice, bob is token-bob/, /reused the session: true/, /running sessions: 2, registered names: 2/, /lookup\(bob\) = undefined/],
   "observer.ts": [/tree\.json: supervisor my_app with 3 children: api, pool, 0, 1, nested, inner/, /page: served/, /done\./],
   "pool.ts": [/sum of squares = 20540/, /pool: 4 sessions/, /done\./],
+  "reporter.ts": [
+    /\[###\.\.\.\.\.\.\.\] 25% Parsing\.\.\./,
+    /\[#####\.\.\.\.\.\] 50% Validating\.\.\./,
+    /\[########\.\.\] 75% Importing\.\.\./,
+    /\[##########\] 100% Indexing\.\.\./,
+    /Complete: \{"imported":1000\}\nstartImport returned \{"imported":1000\}/,
+    /Error: cannot import \S+users\.xlsx: not a CSV file\nstartImport failed: type=invalid_argument/,
+    /client tables: \{"imports":1,"exports":1\}, server tables: \{"sessions":1,"imports":1,"exports":1\}/,
+    /done\./,
+  ],
+  "stream-collector.ts": [
+    /streamQuery returned \{"streamed":5,"collectorCounted":5\}/,
+    /collected #1 Ada Lovelace\n.*collected #2 Alan Turing\n.*collected #3 Grace Hopper\n.*collected #4 Barbara Liskov\n.*collected #5 Joe Armstrong/,
+    /collector count: 5, items: 5/,
+    /collector actor: stopped \(released\) after 6 calls/,
+    /after release: client \{"imports":1,"exports":1\}, server \{"sessions":1,"imports":1,"exports":1\}/,
+  ],
+  "chat.ts": [
+    /bob joined lobby; members: alice, bob/,
+    /alice sent a message, delivered to 2/,
+    /bob left; members: alice\n/,
+    /carol hung up; members: alice\n/,
+    /alice left; lobby has 0 members/,
+    /what alice saw:\n {2}\* bob joined the room\n {2}alice: hi bob!\n {2}bob: hello alice, how are you\?\n {2}alice: great, thanks\n {2}\* bob left the room\n {2}\* carol joined the room\n {2}\* carol left the room\n {2}alice: anyone still here\?\n/,
+    /what bob saw:\n {2}alice: hi bob!\n {2}bob: hello alice, how are you\?\n {2}alice: great, thanks\n\n/,
+    /chat clients: alice stopped \(released\), bob stopped \(released\)/,
+    /tables after release: alice \{"imports":1,"exports":1\}, bob \{"imports":1,"exports":1\}, server \{"sessions":2,"imports":2,"exports":2\}/,
+  ],
+  "event-bridge.ts": [
+    /job-1 started: \S+users\.csv/,
+    /job-1 \[\.\.\.\.\.\.\.\.\.\.\] 0%\njob-1 \[##\.\.\.\.\.\.\.\.\] 20%\n(.*\n){3}job-1 \[##########\] 100%\njob-1 done: imported 1000 rows/,
+    /view of users:42 re-rendered: \{"id":42,"name":"Ada Lovelace"\}\nunsubscribe\(\) → true; the server has 0 subscriber/,
+    /import:started×1, import:progress×6, import:done×1, users:42×1\n/,
+    /tables after release: client \{"imports":1,"exports":1\}, server \{"sessions":1,"imports":1,"exports":1\}/,
+  ],
 };
 
 describe("examples", () => {
