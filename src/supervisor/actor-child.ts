@@ -70,11 +70,14 @@ export class ActorChild implements Child {
     }
     this.actor = actor;
     actor.subscribe({
-      complete: () => this.end("normal"),
+      complete: () => this.end(this.stopping ? "shutdown" : "normal"),
       error: (error: unknown) => this.end({ error }),
     });
     if (scope) scope.run(() => actor.start());
     else actor.start();
+    const started = actor.getSnapshot() as { status: string; error?: unknown };
+    // Crashing while starting is a start failure (OTP's init crashing), not a later exit.
+    if (started.status === "error") throw started.error;
     options.onStart?.(actor);
   }
 
@@ -94,8 +97,11 @@ export class ActorChild implements Child {
     }
   }
 
+  private stopping = false;
+
   stop(): void {
     if (this.ended) return;
+    this.stopping = true;
     this.actor.stop();
     this.end("shutdown");
   }

@@ -34,6 +34,9 @@ export class Backoff {
 
   constructor(options: BackoffOptions = {}, private readonly random: () => number = Math.random) {
     this.strategy = options.strategy ?? "exponential";
+    if (this.strategy !== "exponential" && this.strategy !== "constant" && this.strategy !== false) {
+      throw new RangeError(`Unknown reconnect strategy ${String(this.strategy)} ("exponential", "constant" or false).`);
+    }
     this.baseDelay = nonNegative("baseDelay", options.baseDelay ?? 100);
     this.maxDelay = nonNegative("maxDelay", options.maxDelay ?? 30_000);
     this.factor = options.factor ?? 2;

@@ -62,6 +62,8 @@ class Entry {
   lastExit: ExitReason | undefined;
   /** Set while the supervisor itself stops this child, so its exit is not taken for a crash. */
   terminating = false;
+  /** An exit that came while the supervisor was still starting its children. */
+  exitDuringStart: ExitReason | undefined;
 
   constructor(readonly spec: ChildSpec) {}
 
@@ -125,11 +127,17 @@ export class Supervisor implements Child {
   }
 
   protected async startInitial(specs: ChildSpec[]): Promise<void> {
+    // All specs are checked before anything starts, as OTP does.
+    const ids = new Set<string>();
     for (const spec of specs) {
-      if (this.entries.has(spec.id)) {
-        await this.terminateAll();
+      if (ids.has(spec.id)) {
+        this.state = "stopped";
+        this.finish({ error: new SupervisorError("already_started", `Two children of ${this.name} have the id ${spec.id}.`) });
         throw new SupervisorError("already_started", `Two children of ${this.name} have the id ${spec.id}.`);
       }
+      ids.add(spec.id);
+    }
+    for (const spec of specs) {
       const entry = new Entry(spec);
       this.entries.set(spec.id, entry);
       try {
@@ -143,6 +151,13 @@ export class Supervisor implements Child {
       }
     }
     this.state = "running";
+    // A child that exited while its later siblings were still starting is handled now.
+    for (const entry of this.entries.values()) {
+      const exit = entry.exitDuringStart;
+      entry.exitDuringStart = undefined;
+      // After start() has returned, as OTP handles such an EXIT once init is done.
+      if (exit !== undefined && !entry.child) setImmediate(() => this.serialized(() => this.handleExit(entry, exit)).catch(noop));
+    }
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -163,13 +178,7 @@ export class Supervisor implements Child {
     const entry = new Entry(spec);
     this.entries.set(spec.id, entry);
     try {
-      const child = await this.startEntry(entry);
-      if (this.state !== "running") {
-        // The supervisor began stopping while this child was starting: it must not outlive it.
-        await this.terminate(entry);
-        throw new SupervisorError("not_running", `${this.name} stopped while ${spec.id} was starting.`);
-      }
-      return child;
+      return await this.startEntry(entry);
     } catch (error) {
       if (this.entries.get(spec.id) === entry) this.entries.delete(spec.id);
       if (error instanceof SupervisorError) throw error;
@@ -206,6 +215,13 @@ export class Supervisor implements Child {
   private async startEntry(entry: Entry): Promise<Child> {
     entry.status = "starting";
     const child = await entry.spec.start(this.context);
+    if (this.state === "stopping" || this.state === "stopped") {
+      // The supervisor began stopping while this child was starting: it must not outlive it.
+      entry.terminating = true;
+      entry.child = child;
+      await this.terminate(entry);
+      throw new SupervisorError("not_running", `${this.name} stopped while ${entry.spec.id} was starting.`);
+    }
     entry.child = child;
     entry.status = "running";
     entry.startedAt = Date.now();
@@ -219,7 +235,12 @@ export class Supervisor implements Child {
     entry.child = undefined;
     entry.lastExit = reason;
     entry.status = "stopped";
-    if (entry.terminating || this.state !== "running") return;
+    if (entry.terminating) return;
+    if (this.state === "starting") {
+      entry.exitDuringStart = reason;
+      return;
+    }
+    if (this.state !== "running") return;
     this.serialized(() => this.handleExit(entry, reason)).catch(() => {
       // handleExit ends the supervisor itself on failure; nothing is left to report to.
     });
@@ -227,11 +248,15 @@ export class Supervisor implements Child {
 
   private async handleExit(entry: Entry, reason: ExitReason): Promise<void> {
     if (this.state !== "running" || this.entries.get(entry.spec.id) !== entry) return;
+    // Already running again: a group restart for a sibling's exit restarted it too.
+    if (entry.child) return;
     const type = entry.restartType;
-    if (type === "temporary" || (type === "transient" && !isAbnormal(reason))) {
+    if (type === "temporary") {
       this.entries.delete(entry.spec.id);
       return;
     }
+    // A transient child that ended normally stays listed, not running (as in OTP).
+    if (type === "transient" && !isAbnormal(reason)) return;
     let failure: unknown = isAbnormal(reason) ? reason.error : reason;
     // A failed restart is one more restart: the loop ends when one succeeds or intensity runs out.
     for (;;) {

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // A real browser (Chromium, driven by playwright-core) running capnweb's own client against our
 // server: the server-driven progress bar of examples/progress-page.ts reaches 100%.
 // .ci/run installs Debian's chromium; without a browser on the machine the test says so and skips.
