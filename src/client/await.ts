@@ -3,6 +3,7 @@
 import { CapnWebError } from "../protocol/errors.js";
 import { withReleaseReason } from "../protocol/ownership.js";
 import { releaseStub } from "../protocol/stub.js";
+import { deadline } from "./deadlines.js";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: CapnWebError };
 
@@ -25,22 +26,7 @@ function withTimeout<T>(promise: PromiseLike<T> | T, ms: number): Promise<T> {
   if (!(ms >= 0) || !Number.isFinite(ms)) {
     return Promise.reject(new CapnWebError("invalid_argument", `timeout must be a finite number of milliseconds, got ${ms}`));
   }
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      // The answer is no longer wanted: releasing the stub tells the peer, and a late answer is
-      // then dropped (and any capability in it released) instead of kept.
-      withReleaseReason("timeout", () => releaseStub(promise));
-      reject(new CapnWebError("timeout", `No answer within ${ms} ms.`));
-    }, ms);
-    Promise.resolve(promise).then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  // On expiry the answer is no longer wanted: releasing the stub tells the peer, and a late
+  // answer is then dropped (and any capability in it released) instead of kept.
+  return deadline(Promise.resolve(promise), ms, () => withReleaseReason("timeout", () => releaseStub(promise)));
 }

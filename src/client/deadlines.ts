@@ -7,16 +7,14 @@ import { CapnWebError } from "../protocol/errors.js";
 import { installPullDeadline } from "../protocol/ownership.js";
 import { ImportHook } from "../protocol/session.js";
 
-installPullDeadline((pull, hook, onExpiry) => {
-  const session = hook instanceof ImportHook ? hook.sessionOf() : undefined;
-  const ms = session?.callTimeout ?? config().defaultTimeout;
-  if (ms === undefined) return pull;
-  return new Promise((resolve, reject) => {
+/** `promise`, or a `timeout` error after `ms` (then `onExpiry` runs, to release what was waited for). */
+export function deadline<T>(promise: PromiseLike<T>, ms: number, onExpiry: () => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
       onExpiry();
       reject(new CapnWebError("timeout", `No answer within ${ms} ms.`));
     }, ms);
-    pull.then(
+    promise.then(
       (value) => {
         clearTimeout(timer);
         resolve(value);
@@ -27,4 +25,10 @@ installPullDeadline((pull, hook, onExpiry) => {
       },
     );
   });
+}
+
+installPullDeadline((pull, hook, onExpiry) => {
+  const session = hook instanceof ImportHook ? hook.sessionOf() : undefined;
+  const ms = session?.callTimeout ?? config().defaultTimeout;
+  return ms === undefined ? pull : deadline(pull, ms, onExpiry);
 });

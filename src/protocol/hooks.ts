@@ -244,15 +244,7 @@ export class PayloadHook extends Hook {
   }
 
   call(path: PropertyPath, args: Payload): Hook {
-    let found: FollowResult;
-    try {
-      found = followPath(this.current().value, path);
-    } catch (error) {
-      args.dispose();
-      return new ErrorHook(error);
-    }
-    if (found.hook) return found.hook.call(found.rest, args);
-    return deliverCall(found.value, found.parent, path, args);
+    return callAt(() => followPath(this.current().value, path), path, args);
   }
 
   get(path: PropertyPath): Hook {
@@ -301,6 +293,19 @@ export class PayloadHook extends Hook {
   }
 }
 
+/** Calls what `find` reaches: a local function, or the rest of the path on a stub's hook. */
+function callAt(find: () => FollowResult, path: PropertyPath, args: Payload): Hook {
+  let found: FollowResult;
+  try {
+    found = find();
+  } catch (error) {
+    args.dispose();
+    return new ErrorHook(error);
+  }
+  if (found.hook) return found.hook.call(found.rest, args);
+  return deliverCall(found.value, found.parent, path, args);
+}
+
 function getFrom(payload: Payload, path: PropertyPath): Hook {
   const found = followPath(payload.value, path);
   if (found.hook) return found.hook.get(found.rest);
@@ -337,17 +342,11 @@ export class TargetHook extends Hook {
   }
 
   call(path: PropertyPath, args: Payload): Hook {
-    let found: FollowResult;
-    try {
+    return callAt(() => {
       const target = this.live();
       // A bare function is callable with an empty path; a target must name a method.
-      found = path.length === 0 && typeof target === "function" ? { value: target, parent: undefined } : followPath(target, path);
-    } catch (error) {
-      args.dispose();
-      return new ErrorHook(error);
-    }
-    if (found.hook) return found.hook.call(found.rest, args);
-    return deliverCall(found.value, found.parent, path, args);
+      return path.length === 0 && typeof target === "function" ? { value: target, parent: undefined } : followPath(target, path);
+    }, path, args);
   }
 
   get(path: PropertyPath): Hook {
