@@ -9,7 +9,7 @@ import { CapnWebError } from "./errors.js";
 import { isBlockedName } from "./limits.js";
 import { currentReleaseReason, runForTarget } from "./ownership.js";
 import { Payload } from "./payload.js";
-import { disposeTarget, isTarget } from "./target.js";
+import { disposeTarget, isTarget, isTargetReferenced, referenceTarget } from "./target.js";
 import { newPromiseStub, stubViewOf } from "./stub.js";
 
 export type PropertyKey = string | number;
@@ -226,14 +226,22 @@ export function hookForResult(result: unknown): Hook {
   if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
     return new PromiseHook(Promise.resolve(result).then(hookForResult));
   }
-  return new PayloadHook(Payload.fromApp(result));
+  return new PayloadHook(Payload.fromApp(result), true);
 }
 
 /** A value held locally: a call's result, a pushed expression, a resolution. */
 export class PayloadHook extends Hook {
   private payload: Payload | undefined;
 
-  constructor(payload: Payload) {
+  /**
+   * `ownsTargets`: the value is what a local method returned, and the Targets in it are handed
+   * over with it (as in capnweb): one that nothing exported by the time the value is released
+   * is disposed then.
+   */
+  constructor(
+    payload: Payload,
+    private readonly ownsTargets = false,
+  ) {
     super();
     this.payload = payload;
   }
@@ -285,11 +293,23 @@ export class PayloadHook extends Hook {
     const payload = this.payload;
     this.payload = undefined;
     payload?.dispose();
+    if (payload && this.ownsTargets) disposeUnreferencedTargets(payload.value, 0);
   }
 
   override onBroken(callback: (error: unknown) => void): void {
     const view = stubViewOf(this.payload?.value);
     if (view) view.liveHook().onBroken(callback);
+  }
+}
+
+function disposeUnreferencedTargets(value: unknown, depth: number): void {
+  if (depth > 64 || value === null || typeof value !== "object") return;
+  if (isTarget(value)) {
+    if (!isTargetReferenced(value)) disposeTarget(value);
+  } else if (Array.isArray(value)) {
+    for (const item of value) disposeUnreferencedTargets(item, depth + 1);
+  } else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const key in value as Record<string, unknown>) disposeUnreferencedTargets((value as Record<string, unknown>)[key], depth + 1);
   }
 }
 
@@ -322,6 +342,7 @@ export class TargetHook extends Hook {
     private readonly refs: { count: number; onLastRelease: (() => void) | undefined; owned: boolean },
   ) {
     super();
+    referenceTarget(target, 1);
   }
 
   /**
@@ -387,6 +408,7 @@ export class TargetHook extends Hook {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    referenceTarget(this.target, -1);
     if (--this.refs.count === 0) {
       // A local stub dropped and collected never disposes the target: others may still use it.
       if (this.refs.owned && currentReleaseReason() !== "finalized") disposeTarget(this.target);

@@ -722,6 +722,11 @@ export class RpcSession implements Exporter, Importer {
     this.exports.clear();
     this.targetHooks.clear();
     for (const entry of imports) entry.fail(reason);
+    // Listeners first: what stops because the session ended (target actors) learns it from them,
+    // before the disposal of the exports below would stop it as merely "released".
+    const listeners = this.endListeners;
+    this.endListeners = undefined;
+    if (listeners) for (const listener of listeners) safeCall(listener, reason);
     for (const entry of exports) entry.hook.dispose();
     if (this.drained) {
       this.drained.promise.catch(noop);
@@ -729,9 +734,6 @@ export class RpcSession implements Exporter, Importer {
       this.drained = undefined;
     }
     if (this.options.onEnd) safeCall(this.options.onEnd, reason);
-    const listeners = this.endListeners;
-    this.endListeners = undefined;
-    if (listeners) for (const listener of listeners) safeCall(listener, reason);
   }
 }
 

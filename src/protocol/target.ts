@@ -20,8 +20,23 @@ export function isTarget(value: unknown): value is Target {
   return typeof value === "object" && value !== null && TARGET_BRAND in value;
 }
 
-/** Runs the target's disposer, if it has one, once its last reference is gone. */
+const disposed = new WeakSet<object>();
+const liveReferences = new WeakMap<object, number>();
+
+/** Counts a reference to a target held by an export or a local stub (any session). */
+export function referenceTarget(target: object, delta: 1 | -1): void {
+  liveReferences.set(target, (liveReferences.get(target) ?? 0) + delta);
+}
+
+/** Whether anything still refers to the target by reference (an export, a local stub). */
+export function isTargetReferenced(target: object): boolean {
+  return (liveReferences.get(target) ?? 0) > 0;
+}
+
+/** Runs the target's disposer, if it has one, once: when its last reference is gone. */
 export function disposeTarget(target: object): void {
+  if (disposed.has(target)) return;
+  disposed.add(target);
   const dispose = (target as { [Symbol.dispose]?: () => void })[Symbol.dispose];
   if (typeof dispose === "function") {
     try {
