@@ -41,12 +41,14 @@ export class WebSocketTransport implements Transport {
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return;
     if (this.#corked === undefined) {
-      // Writes of one tick leave as one TCP write instead of one per frame.
+      // Frames sent during one turn of the event loop leave as one TCP write. A turn, not a
+      // microtask: the release of an answer and the next call that the application makes on
+      // reading it (in that answer's microtasks) then share a write, and the peer wakes once.
       const raw = (socket as unknown as { _socket?: Duplex })._socket;
       if (raw !== undefined) {
         raw.cork();
         this.#corked = raw;
-        queueMicrotask(this.#uncork);
+        setImmediate(this.#uncork);
       }
     }
     socket.send(frame);
