@@ -26,6 +26,22 @@ const expectations: Record<string, RegExp[]> = {
   "dynamic-sessions.ts": [/alice is token-alice, bob is token-bob/, /reused the session: true/, /running sessions: 2, registered names: 2/, /lookup\(bob\) = undefined/],
   "observer.ts": [/tree\.json: supervisor my_app with 3 children: api, pool, 0, 1, nested, inner/, /page: served/, /done\./],
   "progress-page.ts": [/progress page: http:\/\/127\.0\.0\.1:\d+\//, /page served: true, capnweb bundle served: true/, /done\./],
+  "errors-and-timeouts.ts": [
+    /user 123: Ada/,
+    /user 999: not found \(type=not_found, id=999\)/,
+    /authenticate failed: true TypeError: bad token \(type=remote\)/,
+    /rescued: guest/,
+    /batch: \[\{"name":"Ada"\},\["read","write"\],\{"theme":"dark"\}\]/,
+    /per call: timeout/,
+    /per session: timeout/,
+    /application default: timeout/,
+    /without a timeout: finally/,
+  ],
+  "telemetry-and-config.ts": [
+    /configure refused a typo: invalid_argument/,
+    /telemetry: connection:up, call:start square, call:stop square, call:start fail, call:exception fail/,
+    /log: connected \[session=api\]/,
+  ],
   "pool.ts": [/sum of squares = 20540/, /pool: 4 sessions/, /done\./],
   "reporter.ts": [
     /\[###\.\.\.\.\.\.\.\] 25% Parsing\.\.\./,
