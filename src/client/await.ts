@@ -1,7 +1,7 @@
 // await(p): the Result form of awaiting a stub, for code that prefers branching to try/catch.
 
 import { CapnWebError } from "../protocol/errors.js";
-import { withReleaseReason } from "../protocol/ownership.js";
+import { withCallTimeout, withReleaseReason } from "../protocol/ownership.js";
 import { releaseStub } from "../protocol/stub.js";
 import { deadline } from "./deadlines.js";
 
@@ -26,7 +26,17 @@ function withTimeout<T>(promise: PromiseLike<T> | T, ms: number): Promise<T> {
   if (!(ms >= 0) || !Number.isFinite(ms)) {
     return Promise.reject(new CapnWebError("invalid_argument", `timeout must be a finite number of milliseconds, got ${ms}`));
   }
-  // On expiry the answer is no longer wanted: releasing the stub tells the peer, and a late
-  // answer is then dropped (and any capability in it released) instead of kept.
-  return deadline(Promise.resolve(promise), ms, () => withReleaseReason("timeout", () => releaseStub(promise)));
+  // A stub's await starts inside withCallTimeout: its own deadline uses `ms` rather than the
+  // session's or the application's, and on expiry releases the call, so that a late answer is
+  // dropped (and any capability in it released) instead of kept. The outer deadline covers
+  // anything else that was passed in.
+  const started = withCallTimeout(ms, () => new Promise<T>((resolve, reject) => void toThenable(promise).then(resolve, reject)));
+  return deadline(started, ms, () => withReleaseReason("timeout", () => releaseStub(promise)));
+}
+
+/** A value `then` can be called on now, synchronously (a stub's pull starts in that call). */
+function toThenable<T>(value: PromiseLike<T> | T): PromiseLike<T> {
+  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as PromiseLike<T>).then === "function"
+    ? (value as PromiseLike<T>)
+    : Promise.resolve(value);
 }

@@ -4,7 +4,7 @@
 
 import { config } from "../config.js";
 import { CapnWebError } from "../protocol/errors.js";
-import { installPullDeadline } from "../protocol/ownership.js";
+import { callTimeoutOverride, installPullDeadline } from "../protocol/ownership.js";
 import { ImportHook } from "../protocol/session.js";
 
 /** `promise`, or a `timeout` error after `ms` (then `onExpiry` runs, to release what was waited for). */
@@ -29,6 +29,6 @@ export function deadline<T>(promise: PromiseLike<T>, ms: number, onExpiry: () =>
 
 installPullDeadline((pull, hook, onExpiry) => {
   const session = hook instanceof ImportHook ? hook.sessionOf() : undefined;
-  const ms = session?.callTimeout ?? config().defaultTimeout;
+  const ms = callTimeoutOverride() ?? session?.callTimeout ?? config().defaultTimeout;
   return ms === undefined ? pull : deadline(pull, ms, onExpiry);
 });

@@ -10,6 +10,7 @@ import { HttpBatchClientTransport, type HttpBatchOptions } from "../transports/h
 
 export class HttpBatchClient {
   private current: RpcSession | undefined;
+  private currentTransport: HttpBatchClientTransport | undefined;
 
   constructor(
     readonly url: string,
@@ -20,13 +21,15 @@ export class HttpBatchClient {
   /** The main interface of the batch being assembled now (a new batch when the last one left). */
   mainHook(): Hook {
     let session = this.current;
-    if (!session || session.isEnded) {
+    // A batch that has gone out takes no more calls: they start the next one.
+    if (!session || session.isEnded || this.currentTransport?.sent) {
       const { headers, timeout, ...sessionOptions } = this.options;
       const transport = new HttpBatchClientTransport(this.url, { headers, timeout });
       session = new RpcSession(transport, this.main, sessionOptions);
       const started = session;
       transport.start({ frame: (text) => started.receive(text), closed: (error) => started.transportClosed(error) });
       this.current = session;
+      this.currentTransport = transport;
     }
     return session.remoteMainHook();
   }

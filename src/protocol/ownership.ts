@@ -120,3 +120,21 @@ export function installPullDeadline(deadline: PullDeadline | undefined): void {
 export function withPullDeadline<T>(pull: Promise<T>, hook: object, onExpiry: () => void): Promise<T> {
   return pullDeadline ? pullDeadline(pull, hook, onExpiry) : pull;
 }
+
+let timeoutOverride: number | undefined;
+
+/** Runs `fn` (which starts awaits) with `ms` as their timeout, whatever the defaults say. */
+export function withCallTimeout<T>(ms: number, fn: () => T): T {
+  const previous = timeoutOverride;
+  timeoutOverride = ms;
+  try {
+    return fn();
+  } finally {
+    timeoutOverride = previous;
+  }
+}
+
+/** The per-call timeout in force for awaits starting now, if one was given. */
+export function callTimeoutOverride(): number | undefined {
+  return timeoutOverride;
+}

@@ -287,7 +287,10 @@ async function pullOnce(view: StubView): Promise<unknown> {
   try {
     const pulled = hook.pull();
     const payload = await (pulled instanceof Promise
-      ? withPullDeadline(pulled, hook, () => withReleaseReason("timeout", () => releaseView(view)))
+      ? withPullDeadline(pulled, hook, () =>
+          // A path's read has a call of its own (the temporary hook): that is what is cancelled.
+          withReleaseReason("timeout", () => (temporary ? hook.dispose() : releaseView(view))),
+        )
       : pulled);
     if (payload.hasPending) await payload.resolvePending();
     const value = payload.takeForApp();

@@ -61,6 +61,11 @@ export class HttpBatchClientTransport implements Transport {
     return this.#ended;
   }
 
+  /** True once the batch has gone out: later frames could not reach the peer. */
+  get sent(): boolean {
+    return this.#outgoing === undefined;
+  }
+
   start(handler: TransportHandler): void {
     this.#inbox.start(handler);
   }
