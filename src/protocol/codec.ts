@@ -397,6 +397,9 @@ export class Decoder {
         }
       case "headers":
         if (value.length !== 2 || !Array.isArray(value[1])) return MALFORMED;
+        // The Headers constructor stringifies what it is given, recursing as deep as the peer
+        // nested it: hold the pairs to the depth limit first.
+        checkLimits(value[1], depth + 1, this.importer.limits);
         try {
           return new Headers(value[1] as [string, string][]);
         } catch (cause) {

@@ -262,7 +262,9 @@ export function sessionOfStub(stub: unknown): RpcSession | undefined {
   const view = stubViewOf(stub);
   if (!view || view.isReleased) return undefined;
   const hook = view.liveHook();
-  return hook instanceof ImportHook ? hook.sessionOf() : undefined;
+  // A reconnecting or batch root stands for the main import of its current session.
+  const actual = hook.standsFor() ?? hook;
+  return actual instanceof ImportHook ? actual.sessionOf() : undefined;
 }
 
 export class RpcSession implements Exporter, Importer {

@@ -36,7 +36,7 @@ export interface HandlerOptions {
   authenticate?: (request: IncomingMessage) => unknown | Promise<unknown>;
   limits?: Partial<Limits>;
   onSendError?: (error: Error) => Error | void;
-  /** Largest HTTP batch body accepted, in bytes (default 64 MiB). */
+  /** Largest HTTP batch body accepted, in bytes (default 100 MiB). */
   maxBodyBytes?: number;
 }
 

@@ -7,10 +7,10 @@ import { Inbox, localCloseError } from "./inbox.js";
 import type { Transport, TransportHandler } from "./transport.js";
 
 /**
- * A Cap'n Web message may be 32 Mi UTF-16 code units; its UTF-8 form can need twice as many bytes
- * for most text. Use this as `maxPayload` of a WebSocketServer too.
+ * A Cap'n Web message may be 32 Mi UTF-16 code units, and one code unit takes up to 3 bytes of
+ * UTF-8: 96 MiB, plus room for framing. Use this as `maxPayload` of a WebSocketServer too.
  */
-export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 
 // RFC 6455 section 5.5: a control frame payload is at most 125 bytes, 2 of which hold the code.
 const MAX_CLOSE_REASON_BYTES = 123;
