@@ -24,7 +24,7 @@ function plainChild(): Child {
 
 const idle = createMachine({ id: "idle", initial: "waiting", states: { waiting: {} } });
 
-async function measure(kind: string, n: number, specFor: (i: number) => CapnWeb.ChildSpec): Promise<SupervisionResult> {
+export async function measureSupervisor(kind: string, n: number, specFor: (i: number) => CapnWeb.ChildSpec): Promise<SupervisionResult> {
   const supervisor = await CapnWeb.DynamicSupervisor.create({ name: `bench-${kind}` });
   let start = performance.now();
   // Started the way an application under load starts them: many at once.
@@ -39,12 +39,18 @@ async function measure(kind: string, n: number, specFor: (i: number) => CapnWeb.
   return { kind, children: n, startMs, stopMs, startPerChildUs: (startMs * 1000) / n, stopPerChildUs: (stopMs * 1000) / n };
 }
 
-export async function benchSupervision(sizes: number[], sessionSizes: number[]): Promise<SupervisionResult[]> {
+/** Plain children and XState actors (no sockets): the supervisor's own cost. */
+export async function benchChildren(sizes: number[]): Promise<SupervisionResult[]> {
   const results: SupervisionResult[] = [];
   for (const n of sizes) {
-    results.push(await measure("plain child", n, (i) => ({ id: String(i), start: plainChild })));
-    results.push(await measure("XState actor", n, (i) => CapnWeb.Supervisor.actor(idle, { id: String(i) })));
+    results.push(await measureSupervisor("plain child", n, (i) => ({ id: String(i), start: plainChild })));
+    results.push(await measureSupervisor("XState actor", n, (i) => CapnWeb.Supervisor.actor(idle, { id: String(i) })));
   }
+  return results;
+}
+
+export async function benchSupervision(sizes: number[], sessionSizes: number[]): Promise<SupervisionResult[]> {
+  const results = await benchChildren(sizes);
   class Api extends CapnWeb.Target {
     ping() {
       return "pong";
@@ -54,11 +60,23 @@ export async function benchSupervision(sizes: number[], sessionSizes: number[]):
   try {
     for (const n of sessionSizes) {
       results.push(
-        await measure("supervised session", n, (i) => CapnWeb.Session.spec({ id: String(i), url: server.wsUrl, reconnect: false })),
+        await measureSupervisor("supervised session", n, (i) => CapnWeb.Session.spec({ id: String(i), url: server.wsUrl, reconnect: false })),
       );
     }
   } finally {
     await server.close();
+  }
+  return results;
+}
+
+/**
+ * Real supervised sessions against a server that runs elsewhere (another process: N sessions
+ * cost N sockets on each side, and one process holding both sides of 10,000 needs 20,000 fds).
+ */
+export async function benchSupervisedSessions(wsUrl: string, sizes: number[]): Promise<SupervisionResult[]> {
+  const results: SupervisionResult[] = [];
+  for (const n of sizes) {
+    results.push(await measureSupervisor("supervised session", n, (i) => CapnWeb.Session.spec({ id: String(i), url: wsUrl, reconnect: false })));
   }
   return results;
 }

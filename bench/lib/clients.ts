@@ -1,0 +1,108 @@
+// The clients of the benchmark: ours (CapnWeb.connect), capnweb's (newWebSocketRpcSession /
+// newHttpBatchRpcSession), and a raw `ws` socket that only exchanges frames with the echo server.
+
+import { WebSocket } from "ws";
+import { newHttpBatchRpcSession, newWebSocketRpcSession } from "capnweb";
+import * as CapnWeb from "../../src/index.js";
+import type { Impl, ServerUrls } from "../servers.js";
+
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+
+/** One client implementation talking to one server implementation. */
+export interface Pair {
+  client: Impl;
+  server: Impl;
+  /** "ours→capnweb": client→server. */
+  label: string;
+  /** The root stub over WebSocket (open). */
+  api: any;
+}
+
+export const PAIR_ORDER: Array<[Impl, Impl]> = [
+  ["ours", "ours"],
+  ["capnweb", "capnweb"],
+  ["ours", "capnweb"],
+  ["capnweb", "ours"],
+];
+
+export function label(client: Impl, server: Impl): string {
+  return `${client}→${server}`;
+}
+
+/** Opens a WebSocket session and waits until it answered one call. */
+export async function openWs(client: Impl, wsUrl: string): Promise<any> {
+  const api: any = client === "ours" ? await CapnWeb.connect(wsUrl) : newWebSocketRpcSession(wsUrl);
+  await api.square(2);
+  return api;
+}
+
+export function closeWs(client: Impl, api: any): void {
+  if (client === "ours") CapnWeb.close(api);
+  else api[Symbol.dispose]();
+}
+
+/**
+ * An HTTP batch client, as a function that returns the root to use for the next batch (the calls
+ * made on it in one turn of the event loop go in one POST). Ours keeps one root, every turn a
+ * new batch; capnweb's root is good for one batch, so each batch makes one.
+ */
+export async function httpClient(client: Impl, url: string): Promise<() => any> {
+  if (client === "ours") {
+    const root: any = await CapnWeb.connect(url);
+    return () => root;
+  }
+  return () => newHttpBatchRpcSession(url);
+}
+
+export async function openPairs(urls: ServerUrls): Promise<Pair[]> {
+  const pairs: Pair[] = [];
+  for (const [client, server] of PAIR_ORDER) {
+    pairs.push({ client, server, label: label(client, server), api: await openWs(client, urls[server].wsUrl) });
+  }
+  return pairs;
+}
+
+export function closePairs(pairs: Pair[]): void {
+  for (const p of pairs) closeWs(p.client, p.api);
+}
+
+/** A raw `ws` client of the echo server: sends frames and counts the echoes. */
+export class RawClient {
+  private remaining = 0;
+  private done: (() => void) | undefined;
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on("message", () => {
+      if (--this.remaining === 0) {
+        const done = this.done;
+        this.done = undefined;
+        done?.();
+      }
+    });
+  }
+
+  static async open(wsUrl: string): Promise<RawClient> {
+    const socket = new WebSocket(wsUrl, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("open", resolve);
+      socket.once("error", reject);
+    });
+    return new RawClient(socket);
+  }
+
+  /** Sends `count` frames at once and resolves when all `count` echoes are back. */
+  exchange(count: number, data: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.remaining = count;
+      this.done = resolve;
+      for (let i = 0; i < count; i++) this.socket.send(data);
+    });
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** About the size of a capnweb `push` of `square(i)`: what the raw client sends instead. */
+export const RAW_SMALL_MESSAGE = JSON.stringify(["push", ["pipeline", 0, ["square"], [1234]]]);

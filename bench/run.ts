@@ -1,0 +1,359 @@
+// `npm run bench`: the same workloads with capnweb's client and ours against capnweb's server and
+// ours (all four pairs, interleaved), plus raw `ws` as the physical limit; prints ratios as
+// markdown and writes every number to bench/results/latest.json.
+//
+//   npm run bench                       everything (about 2–3 minutes on 2 cores)
+//   npm run bench -- --only=map,callbacks   some workloads (names: see WORKLOADS)
+//   npm run bench -- --quick            shorter runs (noisier)
+//   npm run bench -- --mode=one|two     only the one-process or only the two-process pass
+//   npm run bench -- --server-cpu-prof  the server child process writes a .cpuprofile to bench/results/prof
+// A run with --only writes bench/results/partial.json instead. For a profile of one workload and
+// one pair, see bench/profile.ts and bench/profile-summary.ts.
+//
+// Absolute numbers drift 10–40 % between runs; only ratios taken in one run mean anything.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, platform, release } from "node:os";
+import { performance } from "node:perf_hooks";
+import * as CapnWeb from "../src/index.js";
+import { type ServerUrls, startAll } from "./servers.js";
+import { PAIR_ORDER, RawClient, closePairs, openPairs } from "./lib/clients.js";
+import { type Context, RAW, type WorkloadResult } from "./lib/context.js";
+import { DEFAULTS, type Measured } from "./lib/measure.js";
+import { REPO, exited, nextMessage, spawnTs } from "./lib/spawn.js";
+import { sequential } from "./workloads/sequential.js";
+import { inFlight } from "./workloads/in-flight.js";
+import { pipeline } from "./workloads/pipeline.js";
+import { map } from "./workloads/map.js";
+import { payload } from "./workloads/payload.js";
+import { httpBatch } from "./workloads/http-batch.js";
+import { callbacks } from "./workloads/callbacks.js";
+import { heap, type HeapResult } from "./workloads/heap.js";
+import { supervision } from "./workloads/supervision.js";
+import { reconnect, type ReconnectResult } from "./workloads/reconnect.js";
+import type { SupervisionResult } from "./supervision.js";
+import { SESSION_KINDS, type SessionKind } from "./lib/sessions.js";
+
+const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "heap", "supervision", "reconnect"] as const;
+type WorkloadName = (typeof WORKLOADS)[number];
+
+const args = process.argv.slice(2);
+const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const only = option("only")?.split(",") as WorkloadName[] | undefined;
+for (const name of only ?? []) if (!WORKLOADS.includes(name)) throw new Error(`unknown workload ${name} (${WORKLOADS.join(", ")})`);
+const selected = (name: WorkloadName) => !only || only.includes(name);
+const quick = args.includes("--quick") || process.env.BENCH_QUICK === "1";
+const timing = quick ? { ...DEFAULTS, warmupMs: 150, runMs: 60, runs: 5 } : DEFAULTS;
+
+const began = performance.now();
+const progress = (what: string) => console.error(`[bench ${((performance.now() - began) / 1000).toFixed(1).padStart(5)} s] ${what}`);
+
+// ------------------------------------------------------------------------------------------------
+// Run
+
+// Two passes over the call workloads:
+//   one process   clients and servers share one thread: a figure is the whole CPU cost of a call,
+//                 both sides. That is what the implementations differ in, and it hardly depends on
+//                 how the kernel schedules two processes (the main table).
+//   two processes the servers run in the server child process: each side has a core, and latency
+//                 (round trips, wake-ups) dominates. Pipelining's gain is a latency gain, so it
+//                 shows only here. Sequential calls, in flight, pipeline and callbacks only.
+// `--mode=one` or `--mode=two` runs only one pass (then `two` covers every call workload).
+// The server child process always runs: the heap clients and the 10,000 supervised sessions use it.
+const mode = option("mode") ?? "both";
+if (!["both", "one", "two"].includes(mode)) throw new Error(`--mode=both|one|two, not ${mode}`);
+const RPC_WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks"] as const;
+type RpcWorkload = (typeof RPC_WORKLOADS)[number];
+const TWO_PROCESS_WORKLOADS: RpcWorkload[] = mode === "two" ? [...RPC_WORKLOADS] : ["sequential", "in-flight", "pipeline", "callbacks"];
+
+const serverFlags = args.includes("--server-cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${REPO}bench/results/prof`] : [];
+const serverChild = spawnTs("bench/server-child.ts", [], serverFlags);
+const { urls: childUrls } = await nextMessage<{ urls: ServerUrls }>(serverChild, (m) => m.type === "ready");
+progress(`server process up (pid ${serverChild.pid})`);
+
+interface Pass {
+  workloads: WorkloadResult[];
+  pipelineExtra?: Record<string, number>;
+  /** What our client sessions still hold after the pass (leak check: 1 import, the root; 1 export, the main slot). */
+  tables: Record<string, unknown>;
+}
+
+async function rpcPass(urls: ServerUrls, names: readonly RpcWorkload[], what: string): Promise<Pass> {
+  const pass: Pass = { workloads: [], tables: {} };
+  const ctx: Context = { urls, pairs: await openPairs(urls), raw: await RawClient.open(urls.raw.wsUrl), timing };
+  try {
+    for (const name of names) {
+      progress(`${name} (${what})`);
+      switch (name) {
+        case "sequential":
+          pass.workloads.push(await sequential(ctx));
+          break;
+        case "in-flight":
+          pass.workloads.push(await inFlight(ctx));
+          break;
+        case "pipeline": {
+          const r = await pipeline(ctx);
+          pass.workloads.push(r.single, r.pipeline, r.fourAwaits);
+          pass.pipelineExtra = r.pipeline.extra;
+          break;
+        }
+        case "map":
+          pass.workloads.push(await map(ctx));
+          break;
+        case "payload":
+          pass.workloads.push(await payload(ctx));
+          break;
+        case "http-batch":
+          pass.workloads.push(await httpBatch(ctx));
+          break;
+        case "callbacks":
+          pass.workloads.push(await callbacks(ctx));
+          break;
+      }
+    }
+    pass.tables = Object.fromEntries(ctx.pairs.filter((p) => p.client === "ours").map((p) => [p.label, CapnWeb.stats(p.api)]));
+  } finally {
+    closePairs(ctx.pairs);
+    ctx.raw.close();
+  }
+  return pass;
+}
+
+let onePass: Pass | undefined;
+let twoPass: Pass | undefined;
+let heapResult: HeapResult | undefined;
+let supervisionResult: SupervisionResult[] | undefined;
+let reconnectResult: ReconnectResult | undefined;
+
+try {
+  const oneNames = mode === "two" ? [] : RPC_WORKLOADS.filter(selected);
+  if (oneNames.length) {
+    const local = await startAll();
+    try {
+      onePass = await rpcPass(local.urls, oneNames, "one process");
+    } finally {
+      await local.close();
+    }
+  }
+  const twoNames = mode === "one" ? [] : TWO_PROCESS_WORKLOADS.filter(selected);
+  if (twoNames.length) twoPass = await rpcPass(childUrls, twoNames, "two processes");
+  if (selected("heap")) {
+    progress("heap (child processes)");
+    heapResult = await heap(childUrls);
+  }
+  if (selected("supervision")) {
+    progress("supervision (100 and 10,000)");
+    supervisionResult = await supervision(childUrls.ours.wsUrl);
+  }
+  if (selected("reconnect")) {
+    progress("reconnect");
+    reconnectResult = await reconnect();
+  }
+} finally {
+  serverChild.send({ type: "close" });
+  await Promise.race([exited(serverChild), new Promise((r) => setTimeout(r, 5_000))]);
+  if (serverChild.exitCode === null) serverChild.kill();
+}
+const durationSec = (performance.now() - began) / 1000;
+progress("done");
+
+// ------------------------------------------------------------------------------------------------
+// Ratios
+
+type Ratio = { name: string; of: [string, string] };
+/** Every ratio is a speed ratio: > 1 means the first of the two is faster. */
+const RATIOS: Ratio[] = [
+  { name: "ours→ours ÷ capnweb→capnweb", of: ["ours→ours", "capnweb→capnweb"] },
+  { name: "client: ours ÷ capnweb (capnweb server)", of: ["ours→capnweb", "capnweb→capnweb"] },
+  { name: "client: ours ÷ capnweb (our server)", of: ["ours→ours", "capnweb→ours"] },
+  { name: "server: ours ÷ capnweb (capnweb client)", of: ["capnweb→ours", "capnweb→capnweb"] },
+  { name: "server: ours ÷ capnweb (our client)", of: ["ours→ours", "ours→capnweb"] },
+  { name: "ours→ours ÷ raw ws", of: ["ours→ours", RAW] },
+  { name: "capnweb→capnweb ÷ raw ws", of: ["capnweb→capnweb", RAW] },
+];
+
+function ratio(figures: Record<string, Measured>, [a, b]: [string, string]): number | undefined {
+  const x = figures[a];
+  const y = figures[b];
+  return x && y ? x.opsPerSec / y.opsPerSec : undefined;
+}
+
+function ratiosOf(pass: Pass | undefined) {
+  if (!pass) return null;
+  return Object.fromEntries(
+    pass.workloads.map((w) => [w.id, Object.fromEntries(RATIOS.map((r) => [r.name, ratio(w.figures, r.of)]).filter(([, v]) => v !== undefined))]),
+  );
+}
+
+// ------------------------------------------------------------------------------------------------
+// Markdown
+
+const fmtRatio = (x: number | undefined) => (x === undefined ? "–" : `${x.toFixed(2)}×`);
+const fmtInt = (x: number) => Math.round(x).toLocaleString("en-US");
+const fmtMs = (x: number) => (x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(0));
+const fmtBytes = (x: number) => (Math.abs(x) >= 1024 ? `${(x / 1024).toFixed(1)} KiB` : `${Math.round(x)} B`);
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+const cpu = cpus()[0]?.model ?? "unknown";
+const out: string[] = [];
+out.push(`### Benchmark: capnweb-otp vs capnweb 0.12`);
+out.push("");
+out.push(
+  `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${cpu}, ${cpus().length} cores, ${platform()} ${release()}. ` +
+    `Loopback. Every figure is the median of ${timing.runs} runs, interleaved with the other cases of its workload in alternating order. ` +
+    `Absolute figures drift 10–40 % between runs, so only ratios taken in one run are shown.`,
+);
+
+function speedTable(pass: Pass, heading: string): void {
+  const shown = RATIOS.filter((r) => pass.workloads.some((w) => ratio(w.figures, r.of) !== undefined));
+  out.push("");
+  out.push(heading);
+  out.push("");
+  out.push(table(["Workload", ...shown.map((r) => r.name)], pass.workloads.map((w) => [w.title, ...shown.map((r) => fmtRatio(ratio(w.figures, r.of)))])));
+}
+
+if (onePass) {
+  speedTable(
+    onePass,
+    `**Speed ratios, one process** (clients and servers on one thread: the whole cost of a call, both sides; > 1: the first is faster; "client" and "server" compare one side with the other side held fixed)`,
+  );
+}
+if (twoPass) {
+  speedTable(twoPass, `**Speed ratios, two processes** (servers in their own process, one core each: latency-bound)`);
+}
+
+const pipelinePasses = ([["one process", onePass], ["two processes", twoPass]] as const).filter(([, p]) => p?.pipelineExtra);
+if (pipelinePasses.length) {
+  out.push("");
+  out.push("**Pipelining** (time ratios within one pair: a four-call pipeline ÷ a single call, and four awaits ÷ the pipeline)");
+  out.push("");
+  const labels = PAIR_ORDER.map(([c, s]) => `${c}→${s}`);
+  out.push(
+    table(
+      ["Pair", ...pipelinePasses.flatMap(([name]) => [`pipeline ÷ single (${name})`, `four awaits ÷ pipeline (${name})`])],
+      labels.map((l) => [l, ...pipelinePasses.flatMap(([, p]) => [fmtRatio(p!.pipelineExtra![`${l} pipeline/single`]), fmtRatio(p!.pipelineExtra![`${l} four-awaits/pipeline`])])]),
+    ),
+  );
+}
+
+if (heapResult) {
+  const h = heapResult;
+  const label: Record<SessionKind, string> = { capnweb: "capnweb session", ours: "our session (connect)", supervised: "our supervised session", raw: "raw ws" };
+  out.push("");
+  out.push(`**Heap per idle session** (${h.n} sessions, heapUsed delta after gc ÷ n; client and server in separate processes; ratios < 1: smaller than capnweb)`);
+  out.push("");
+  out.push(
+    table(
+      ["Session", "client", "server", "client ÷ capnweb", "server ÷ capnweb", "client ÷ raw ws", "server ÷ raw ws"],
+      SESSION_KINDS.map((k) => [
+        label[k],
+        fmtBytes(h.client[k].heapUsedPerSession),
+        fmtBytes(h.server[k].heapUsedPerSession),
+        fmtRatio(h.client[k].heapUsedPerSession / h.client.capnweb.heapUsedPerSession),
+        fmtRatio(h.server[k].heapUsedPerSession / h.server.capnweb.heapUsedPerSession),
+        fmtRatio(h.client[k].heapUsedPerSession / h.client.raw.heapUsedPerSession),
+        fmtRatio(h.server[k].heapUsedPerSession / h.server.raw.heapUsedPerSession),
+      ]),
+    ),
+  );
+}
+
+if (supervisionResult) {
+  const s = supervisionResult;
+  out.push("");
+  out.push("**Supervision** (one DynamicSupervisor; sessions against the server process; flatness = per-child cost at the largest N ÷ at the smallest)");
+  out.push("");
+  const kinds = [...new Set(s.map((r) => r.kind))];
+  const rows: string[][] = [];
+  for (const kind of kinds) {
+    const rs = s.filter((r) => r.kind === kind).sort((a, b) => a.children - b.children);
+    const small = rs[0]!;
+    const large = rs[rs.length - 1]!;
+    for (const r of rs) {
+      const last = r === large && rs.length > 1;
+      rows.push([
+        kind,
+        fmtInt(r.children),
+        (r.startMs / 1000).toFixed(3),
+        (r.stopMs / 1000).toFixed(3),
+        r.startPerChildUs.toFixed(1),
+        r.stopPerChildUs.toFixed(1),
+        last ? `${fmtRatio(large.startPerChildUs / small.startPerChildUs)} / ${fmtRatio(large.stopPerChildUs / small.stopPerChildUs)}` : "",
+      ]);
+    }
+  }
+  out.push(table(["Children", "N", "start s", "stop s", "start µs/child", "stop µs/child", "flatness start / stop"], rows));
+}
+
+if (reconnectResult) {
+  const r = reconnectResult;
+  out.push("");
+  out.push(`**Reconnect** (supervised session, backoff 10→50 ms, no jitter; server back on the same port; ${r.repetitions} times)`);
+  out.push("");
+  out.push(
+    table(
+      ["listening → first successful call, median", "min", "max", "÷ fresh connect + call (ours)", "fresh connect ours ÷ capnweb (speed)"],
+      [[`${fmtMs(r.medianMs)} ms`, `${fmtMs(r.minMs)} ms`, `${fmtMs(r.maxMs)} ms`, fmtRatio(r.medianMs / r.freshConnectOursMs), fmtRatio(r.freshConnectCapnwebMs / r.freshConnectOursMs)]],
+    ),
+  );
+}
+
+function absoluteTable(pass: Pass, name: string): void {
+  const columns = ["ours→ours", "capnweb→capnweb", "ours→capnweb", "capnweb→ours", RAW];
+  out.push("");
+  out.push(`<details><summary>Absolute figures of this run, ${name} (operations/s; ± = half the spread of the runs)</summary>`);
+  out.push("");
+  out.push(
+    table(
+      ["Workload", ...columns],
+      pass.workloads.map((w) => [
+        `${w.title} (${w.unit}/s)`,
+        ...columns.map((c) => {
+          const m = w.figures[c];
+          return m ? `${fmtInt(m.opsPerSec)} ±${Math.round((m.spread * 100) / 2)}%` : "–";
+        }),
+      ]),
+    ),
+  );
+  const payloadResult = pass.workloads.find((w) => w.id === "payload-64k");
+  if (payloadResult?.extra) {
+    out.push("");
+    out.push(`64 KiB echo, MB/s: ${columns.filter((c) => payloadResult.extra![`${c} MB/s`] !== undefined).map((c) => `${c} ${payloadResult.extra![`${c} MB/s`]!.toFixed(1)}`).join(", ")}`);
+  }
+  out.push("");
+  out.push("</details>");
+}
+if (onePass) absoluteTable(onePass, "one process");
+if (twoPass) absoluteTable(twoPass, "two processes");
+
+const markdown = out.join("\n");
+console.log(markdown);
+
+// ------------------------------------------------------------------------------------------------
+// JSON
+
+const json = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu,
+  cores: cpus().length,
+  platform: `${platform()} ${release()}`,
+  quick,
+  mode,
+  timing,
+  durationSec,
+  only: only ?? null,
+  oneProcess: onePass ? { workloads: Object.fromEntries(onePass.workloads.map((w) => [w.id, w])), ratios: ratiosOf(onePass), pipeline: onePass.pipelineExtra ?? null, ourClientTablesAfterPass: onePass.tables } : null,
+  twoProcesses: twoPass ? { workloads: Object.fromEntries(twoPass.workloads.map((w) => [w.id, w])), ratios: ratiosOf(twoPass), pipeline: twoPass.pipelineExtra ?? null, ourClientTablesAfterPass: twoPass.tables } : null,
+  heap: heapResult ?? null,
+  supervision: supervisionResult ?? null,
+  reconnect: reconnectResult ?? null,
+  markdown,
+};
+mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
+const file = new URL(only ? "./results/partial.json" : "./results/latest.json", import.meta.url);
+writeFileSync(file, JSON.stringify(json, null, 2) + "\n");
+progress(`wrote ${file.pathname} in ${durationSec.toFixed(1)} s`);
+process.exit(0);

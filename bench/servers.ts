@@ -1,0 +1,217 @@
+// The three servers every workload talks to, with identical behaviour:
+//   ours     CapnWeb.serve (WebSocket + HTTP batch on one port)
+//   capnweb  node:http + ws WebSocketServer + capnweb 0.12 sessions (WebSocket + HTTP batch)
+//   raw      a `ws` echo server (the physical limit: one frame each way, no RPC)
+// Both RPC servers make one main object per connection and offer the same API:
+//   square(i)                       i * i
+//   echo(payload)                   payload
+//   users().get(id).profile().name()  "user-<id>" (three objects by reference, then a string)
+//   generateArray(n)                [0, 1, ..., n-1]
+//   callFunction(cb, i)             await cb(i): a call back into the client
+
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocket, WebSocketServer } from "ws";
+import { RpcTarget, newWebSocketRpcSession, nodeHttpBatchRpcResponse } from "capnweb";
+import * as CapnWeb from "../src/index.js";
+
+// capnweb's client looks for the global WebSocket (Node 20 has none).
+(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+
+export type Impl = "ours" | "capnweb";
+
+/** The API both servers implement, as the clients see it. */
+export interface BenchApi {
+  square(i: number): number;
+  echo(payload: string): string;
+  users(): { get(id: number): { profile(): { name(): string } } };
+  generateArray(n: number): number[];
+  callFunction(cb: (i: number) => number, i: number): number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// capnweb's server
+
+class CwProfile extends RpcTarget {
+  constructor(private readonly id: number) {
+    super();
+  }
+  name(): string {
+    return `user-${this.id}`;
+  }
+}
+class CwUser extends RpcTarget {
+  constructor(private readonly id: number) {
+    super();
+  }
+  profile(): CwProfile {
+    return new CwProfile(this.id);
+  }
+}
+class CwUsers extends RpcTarget {
+  get(id: number): CwUser {
+    return new CwUser(id);
+  }
+}
+export class CwApi extends RpcTarget {
+  square(i: number): number {
+    return i * i;
+  }
+  echo(payload: string): string {
+    return payload;
+  }
+  users(): CwUsers {
+    return new CwUsers();
+  }
+  generateArray(n: number): number[] {
+    return Array.from({ length: n }, (_, i) => i);
+  }
+  // capnweb disposes the stubs a call received when the call completes.
+  async callFunction(cb: (i: number) => Promise<number>, i: number): Promise<number> {
+    return await cb(i);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Our server
+
+class OurProfile extends CapnWeb.Target {
+  constructor(private readonly id: number) {
+    super();
+  }
+  name(): string {
+    return `user-${this.id}`;
+  }
+}
+class OurUser extends CapnWeb.Target {
+  constructor(private readonly id: number) {
+    super();
+  }
+  profile(): OurProfile {
+    return new OurProfile(this.id);
+  }
+}
+class OurUsers extends CapnWeb.Target {
+  get(id: number): OurUser {
+    return new OurUser(id);
+  }
+}
+export class OurApi extends CapnWeb.Target {
+  square(i: number): number {
+    return i * i;
+  }
+  echo(payload: string): string {
+    return payload;
+  }
+  users(): OurUsers {
+    return new OurUsers();
+  }
+  generateArray(n: number): number[] {
+    return Array.from({ length: n }, (_, i) => i);
+  }
+  // With us, a stub in the arguments belongs to the method that received it: give it back.
+  async callFunction(cb: CapnWeb.Stub<(i: number) => number>, i: number): Promise<number> {
+    try {
+      return await cb(i);
+    } finally {
+      CapnWeb.release(cb);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface RunningServer {
+  /** ws://127.0.0.1:port/ */
+  wsUrl: string;
+  /** http://127.0.0.1:port/ (HTTP batch; the raw echo server has none) */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+function listen(http: ReturnType<typeof createServer>, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(port, "127.0.0.1", () => {
+      http.off("error", reject);
+      resolve((http.address() as AddressInfo).port);
+    });
+  });
+}
+
+export async function startOurServer(port = 0): Promise<RunningServer> {
+  const server = await CapnWeb.serve({ host: "127.0.0.1", port, main: () => new OurApi() });
+  return { wsUrl: server.wsUrl, url: server.url, port: server.port, close: () => server.close() };
+}
+
+export async function startCapnwebServer(port = 0): Promise<RunningServer> {
+  const http = createServer((request: IncomingMessage, response: ServerResponse) => {
+    if (request.method !== "POST") {
+      response.writeHead(405).end();
+      return;
+    }
+    void nodeHttpBatchRpcResponse(request, response, new CwApi());
+  });
+  const wss = new WebSocketServer({ server: http });
+  wss.on("connection", (ws) => {
+    newWebSocketRpcSession(ws as any, new CwApi());
+  });
+  const actual = await listen(http, port);
+  return {
+    wsUrl: `ws://127.0.0.1:${actual}/`,
+    url: `http://127.0.0.1:${actual}/`,
+    port: actual,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+export async function startRawServer(port = 0): Promise<RunningServer> {
+  const http = createServer((_request, response) => response.writeHead(426).end());
+  const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
+  wss.on("connection", (ws) => {
+    ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  const actual = await listen(http, port);
+  return {
+    wsUrl: `ws://127.0.0.1:${actual}/`,
+    url: `http://127.0.0.1:${actual}/`,
+    port: actual,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+export function startServer(impl: Impl | "raw", port = 0): Promise<RunningServer> {
+  return impl === "ours" ? startOurServer(port) : impl === "capnweb" ? startCapnwebServer(port) : startRawServer(port);
+}
+
+/** The URLs of the three servers, as the server child process reports them. */
+export interface ServerUrls {
+  ours: { wsUrl: string; url: string };
+  capnweb: { wsUrl: string; url: string };
+  raw: { wsUrl: string; url: string };
+}
+
+export async function startAll(): Promise<{ urls: ServerUrls; close(): Promise<void> }> {
+  const [ours, capnweb, raw] = await Promise.all([startOurServer(), startCapnwebServer(), startRawServer()]);
+  return {
+    urls: {
+      ours: { wsUrl: ours.wsUrl, url: ours.url },
+      capnweb: { wsUrl: capnweb.wsUrl, url: capnweb.url },
+      raw: { wsUrl: raw.wsUrl, url: raw.url },
+    },
+    close: async () => {
+      await Promise.all([ours.close(), capnweb.close(), raw.close()]);
+    },
+  };
+}
