@@ -5,7 +5,7 @@
 // exit actions do not run): this class closes the connection and fails queued calls itself on
 // every way out: stop, kill, reconnect policy exhausted, or the machine crashing.
 
-import { type Actor, createActor, fromPromise } from "xstate";
+import { type Actor, createActor } from "xstate";
 import { Connection } from "../client/connection.js";
 import { CapnWebError } from "../protocol/errors.js";
 import { ErrorHook, Hook, PromiseHook, type PropertyPath } from "../protocol/hooks.js";
@@ -76,18 +76,14 @@ export class SessionActor implements Child {
     const url = toWebSocketUrl(options.url);
     const backoff = makeBackoff(options);
     this.root = newStub(new SessionRootHook(this));
-    const machine = sessionMachine.provide({
-      actors: {
-        connect: fromPromise<void>(() => this.openConnection(url)),
-      },
-      actions: {
-        announceConnected: () => this.announceConnected(),
-        announceDisconnected: (_, params) => this.announceDisconnected(params.reason),
-        closeConnection: () => this.closeConnection(),
-      },
-    });
-    this.actor = createActor(machine, {
-      input: { name: options.label ?? url, url, backoff },
+    const runtime = {
+      openConnection: () => this.openConnection(url),
+      announceConnected: () => this.announceConnected(),
+      announceDisconnected: (reason: string) => this.announceDisconnected(reason),
+      closeConnection: () => this.closeConnection(),
+    };
+    this.actor = createActor(sessionMachine, {
+      input: { name: options.label ?? url, url, backoff, runtime },
       ...(context.inspect ? { inspect: context.inspect } : {}),
     });
     this.actor.subscribe({

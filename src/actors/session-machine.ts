@@ -22,6 +22,8 @@ export interface SessionMachineContext {
   delay: number;
   /** When the next connection attempt starts (epoch ms), while backing off. */
   nextAttemptAt: number | undefined;
+  /** The connection's owner: one machine definition serves every session, each with its runtime. */
+  runtime: SessionRuntime;
   /** When the current connection came up (epoch ms). */
   connectedAt: number | undefined;
   lastError: string | undefined;
@@ -33,10 +35,19 @@ export type SessionMachineEvent =
   | { type: "DROPPED"; reason: string }
   | { type: "STOP" };
 
+/** What the machine asks of the actor that owns the connection (SessionActor). */
+export interface SessionRuntime {
+  openConnection(): Promise<void>;
+  announceConnected(): void;
+  announceDisconnected(reason: string): void;
+  closeConnection(): void;
+}
+
 export interface SessionMachineInput {
   name: string;
   url: string;
   backoff: Backoff;
+  runtime: SessionRuntime;
 }
 
 export const sessionMachine = setup({
@@ -46,16 +57,13 @@ export const sessionMachine = setup({
     input: {} as SessionMachineInput,
   },
   actors: {
-    // Provided by SessionActor: opens the transport and the protocol session.
-    connect: fromPromise<void>(async () => {
-      throw new Error("sessionMachine needs a `connect` actor (see SessionActor).");
-    }),
+    connect: fromPromise<void, SessionRuntime>(({ input }) => input.openConnection()),
   },
   actions: {
-    // Provided by SessionActor; they run the application's onConnect / onDisconnect hooks.
-    announceConnected: () => {},
-    announceDisconnected: (_, _params: { reason: string }) => {},
-    closeConnection: () => {},
+    // The runtime runs the application's onConnect / onDisconnect hooks (a throw there is a crash).
+    announceConnected: ({ context }) => context.runtime.announceConnected(),
+    announceDisconnected: ({ context }, params: { reason: string }) => context.runtime.announceDisconnected(params.reason),
+    closeConnection: ({ context }) => context.runtime.closeConnection(),
   },
   delays: {
     backoff: ({ context }) => context.delay,
@@ -70,6 +78,7 @@ export const sessionMachine = setup({
     name: input.name,
     url: input.url,
     backoff: input.backoff,
+    runtime: input.runtime,
     attempt: 0,
     delay: 0,
     nextAttemptAt: undefined,
@@ -83,6 +92,7 @@ export const sessionMachine = setup({
     connecting: {
       invoke: {
         src: "connect",
+        input: ({ context }) => context.runtime,
         onDone: {
           target: "connected",
           actions: assign({ connectedAt: () => Date.now(), nextAttemptAt: undefined, connects: ({ context }) => context.connects + 1 }),

@@ -360,7 +360,7 @@ export class RpcSession implements Exporter, Importer {
 
   /** The transport is gone; everything in flight fails with `disconnected` (or `reason`). */
   transportClosed(reason?: CapnWebError): void {
-    this.end(reason ?? new CapnWebError("disconnected", "The connection was closed."), false);
+    this.end(reason ?? (connectionClosed ??= new CapnWebError("disconnected", "The connection was closed.")), false);
   }
 
   private dispatch(message: unknown): void {
@@ -699,8 +699,8 @@ export class RpcSession implements Exporter, Importer {
   }
 
   /** Ends the session on our own initiative, without blaming the peer. */
-  close(reason = new CapnWebError("disconnected", "The session was closed.")): void {
-    this.end(reason, false);
+  close(reason?: CapnWebError): void {
+    this.end(reason ?? (sessionClosed ??= new CapnWebError("disconnected", "The session was closed.")), false);
   }
 
   private end(reason: CapnWebError, tellPeer: boolean): void {
@@ -739,9 +739,15 @@ export class RpcSession implements Exporter, Importer {
   }
 }
 
+// The ordinary reasons a session ends, and the missing main of a pure client, are made once:
+// an HTTP batch session is born and ends for every request, and an error's stack costs.
+let connectionClosed: CapnWebError | undefined;
+let sessionClosed: CapnWebError | undefined;
+let noMain: ErrorHook | undefined;
+
 function hookForMain(main: unknown, owned: boolean): Hook {
   if (main === undefined || main === null) {
-    return new ErrorHook(new CapnWebError("not_found", "This connection has no main object."));
+    return (noMain ??= new ErrorHook(new CapnWebError("not_found", "This connection has no main object.")));
   }
   if (isTarget(main) || typeof main === "function") return TargetHook.wrap(main as object, undefined, owned);
   return new PayloadHook(Payload.fromApp(main));

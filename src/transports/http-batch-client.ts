@@ -35,6 +35,9 @@ export async function exchangeBatch(url: string, frames: string[], options: Exch
   return body === "" ? [] : body.split("\n");
 }
 
+// The normal end of every batch: made once (an error's stack is the costly part).
+let batchEnded: CapnWebError | undefined;
+
 export class HttpBatchClientTransport implements Transport {
   readonly kind = "http-batch";
   readonly #url: string;
@@ -98,7 +101,7 @@ export class HttpBatchClientTransport implements Transport {
     for (const frame of replies) this.#inbox.frame(frame);
     if (this.#inbox.ended) return; // the handler closed us while reading the replies
     this.#ended = true;
-    this.#inbox.end(new CapnWebError("disconnected", "HTTP batch request ended"));
+    this.#inbox.end((batchEnded ??= new CapnWebError("disconnected", "HTTP batch request ended")));
   };
 }
 
