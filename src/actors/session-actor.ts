@@ -39,6 +39,11 @@ export interface SessionOptions {
    * bounded queue for the next connection, failing with `timeout` after `timeout` ms.
    */
   queue?: false | { max: number; timeout: number };
+  /**
+   * Milliseconds between WebSocket pings (default 15,000; 0 turns them off). A connection whose
+   * peer misses a ping is taken as dropped, so a dead network is noticed and healed too.
+   */
+  heartbeat?: number;
   /** WebSocket handshake timeout, and default timeout of awaited calls, ms. */
   timeout?: number;
   headers?: Record<string, string>;
@@ -147,6 +152,7 @@ export class SessionActor implements Child {
 
   private async openConnection(url: string): Promise<void> {
     const transport = await openWebSocket(url, { headers: this.options.headers, timeout: this.options.timeout });
+    transport.startHeartbeat(this.options.heartbeat ?? 15_000);
     if (this.stopping || this.ended) {
       transport.close();
       throw new CapnWebError("disconnected", "The session stopped while connecting.");

@@ -57,6 +57,7 @@ export class WebSocketTransport implements Transport {
   close(reason?: Error): void {
     if (this.#closing) return;
     this.#closing = true;
+    this.#stopHeartbeat();
     if (reason === undefined) this.#socket.close(1000);
     else this.#socket.close(3000, truncateReason(reason.message));
     this.#inbox.stop(localCloseError(reason));
@@ -76,8 +77,45 @@ export class WebSocketTransport implements Transport {
   };
 
   #onClose = (code: number, reason: Buffer): void => {
+    this.#stopHeartbeat();
     this.#inbox.end(new CapnWebError("disconnected", `Peer closed WebSocket: ${code} ${reason.toString()}`));
   };
+
+  #heartbeat: NodeJS.Timeout | undefined;
+  #awaitingPong = false;
+
+  /**
+   * Pings the peer every `intervalMs`; a peer that has not answered the previous ping by then is
+   * taken as gone (a dead network closes nothing by itself) and the transport ends "disconnected".
+   */
+  startHeartbeat(intervalMs: number): void {
+    if (this.#heartbeat || !(intervalMs > 0)) return;
+    this.#socket.on("pong", this.#onPong);
+    this.#heartbeat = setInterval(() => {
+      if (this.#awaitingPong) {
+        this.#stopHeartbeat();
+        this.#socket.terminate();
+        this.#inbox.end(new CapnWebError("disconnected", `No answer to a WebSocket ping within ${intervalMs} ms: the connection is gone.`));
+        return;
+      }
+      this.#awaitingPong = true;
+      try {
+        this.#socket.ping();
+      } catch {
+        // A socket that cannot ping is closing; its close event ends the transport.
+      }
+    }, intervalMs);
+    this.#heartbeat.unref();
+  }
+
+  #onPong = (): void => {
+    this.#awaitingPong = false;
+  };
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
 
   #onError = (err: Error): void => {
     this.#inbox.end(new CapnWebError("disconnected", `WebSocket failed: ${err.message}`, { cause: err }));

@@ -278,3 +278,62 @@ describe("backoff schedule and the call queue", () => {
     expect(!firstResult.ok && firstResult.error.type).toBe("timeout");
   });
 });
+
+describe("a dead network", () => {
+  it("is noticed by the heartbeat (nothing closes by itself), and the session heals when the path returns", async () => {
+    const { createServer, connect: tcpConnect } = await import("node:net");
+    class Api extends CapnWeb.Target {
+      square(i: number) {
+        return i * i;
+      }
+    }
+    const server = await CapnWeb.serve({ port: 0, main: new Api() });
+    cleanups.push(() => server.close());
+    // A TCP relay that can go silent: it keeps the sockets open but forwards nothing.
+    let silent = false;
+    const sockets = new Set<import("node:net").Socket>();
+    const relay = createServer((client) => {
+      const upstream = tcpConnect(server.port, "127.0.0.1");
+      sockets.add(client).add(upstream);
+      client.on("data", (chunk) => void (!silent && upstream.write(chunk)));
+      upstream.on("data", (chunk) => void (!silent && client.write(chunk)));
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on("close", end).on("error", end);
+      upstream.on("close", end).on("error", end);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    cleanups.push(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => relay.close(() => resolve()));
+    });
+    const port = (relay.address() as import("node:net").AddressInfo).port;
+    const name = `blackhole-${Math.random()}`;
+    const drops: string[] = [];
+    const root = await CapnWeb.Supervisor.start([
+      CapnWeb.Session.spec({
+        name,
+        url: `ws://127.0.0.1:${port}/`,
+        heartbeat: 50,
+        reconnect: { baseDelay: 20, jitter: 0 },
+        onDisconnect: (reason) => void drops.push(reason.message),
+      }),
+    ]);
+    cleanups.push(() => root.close());
+    const api = CapnWeb.session<Api>(name);
+    expect(await api.square(2)).toBe(4);
+
+    silent = true;
+    const stuck = CapnWeb.await(api.square(3));
+    await vi.waitFor(() => expect(drops).toHaveLength(1), { timeout: 3_000 });
+    expect(drops[0]).toMatch(/No answer to a WebSocket ping/);
+    const result = await stuck;
+    expect(!result.ok && result.error.type).toBe("disconnected");
+
+    silent = false;
+    await vi.waitFor(() => expect(sessionState(root)).toBe("connected"), { timeout: 3_000 });
+    expect(await api.square(5)).toBe(25);
+  });
+});
