@@ -68,12 +68,6 @@ export function config(): Readonly<Config> {
   return current;
 }
 
-/** Back to the defaults (tests). */
-export function resetConfig(): void {
-  current = { ...defaults };
-  for (const listener of listeners) listener(current);
-}
-
 /** Runs `listener` now and after every change. */
 export function onConfig(listener: (config: Config) => void): void {
   listeners.push(listener);

@@ -19,6 +19,7 @@ import { type Child, type ExitReason, type Inspection, type StartContext, exitSi
 import { config } from "../config.js";
 import { logger } from "../logging.js";
 import { publish } from "../telemetry/channels.js";
+import { targetsOfSession } from "./export.js";
 import { sessionMachine } from "./session-machine.js";
 
 export interface SessionOptions {
@@ -286,6 +287,7 @@ export class SessionActor implements Child {
       tables: this.stats(),
       callsInFlight: this.callsInFlight,
       queued: this.queue.length,
+      targets: this.connection ? targetsOfSession(this.connection.session).map((target) => target.inspect()) : [],
     };
   }
 }

@@ -93,16 +93,9 @@ export function installMapSender(send: (hook: Hook, path: PropertyPath, mapper: 
 const finalizer = new FinalizationRegistry<{ hook: Hook | undefined }>((box) => {
   const hook = box.hook;
   box.hook = undefined;
-  if (hook) {
-    onFinalized?.(hook);
-    withReleaseReason("finalized", () => hook.dispose());
-  }
+  // Reported like every release, with reason "finalized" (telemetry and a warning log).
+  if (hook) withReleaseReason("finalized", () => hook.dispose());
 });
-let onFinalized: ((hook: Hook) => void) | undefined;
-/** Lets a higher layer see (and report) stubs that were collected without a release. */
-export function setFinalizeObserver(observer: ((hook: Hook) => void) | undefined): void {
-  onFinalized = observer;
-}
 
 const handler: ProxyHandler<ProxyTarget> = {
   get(target, prop) {
