@@ -42,6 +42,14 @@ const expectations: Record<string, RegExp[]> = {
     /telemetry: connection:up, call:start square, call:stop square, call:start fail, call:exception fail/,
     /log: connected \[session=api\]/,
   ],
+  "capabilities.ts": [
+    /explicit: released; client \{"imports":1,"exports":1\}, server exports 1/,
+    /using: work done for ada/,
+    /using: released; client \{"imports":1,"exports":1\}, server exports 1/,
+    /withCapability: something went wrong inside/,
+    /withCapability: released; client \{"imports":1,"exports":1\}, server exports 1/,
+    /scope: released; client \{"imports":1,"exports":1\}, server exports 1/,
+  ],
   "pool.ts": [/sum of squares = 20540/, /pool: 4 sessions/, /done\./],
   "reporter.ts": [
     /\[###\.\.\.\.\.\.\.\] 25% Parsing\.\.\./,
