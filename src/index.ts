@@ -1,4 +1,6 @@
-// The public surface: `import * as CapnWeb from "capnweb-otp"`. Re-exports only.
+// The public surface: `import * as CapnWeb from "capnweb-otp"`. Re-exports only. (Modules that
+// install themselves into the protocol layer, the deadlines, owners and telemetry, are loaded by
+// the modules re-exported here that use them.)
 
 export { CapnWebError as Error, isCapnWebError, type ErrorType } from "./protocol/errors.js";
 export { Target } from "./protocol/target.js";
@@ -12,7 +14,6 @@ export { connectMessagePort, stats, close, connectionOf, type ConnectOptions } f
 export { connect, type ReconnectingConnectOptions } from "./actors/connect.js";
 export type { Connection, ConnectionState } from "./client/connection.js";
 export { awaitResult as await, type Result, type AwaitOptions } from "./client/await.js";
-import "./client/deadlines.js";
 export { configure, config, type Config } from "./config.js";
 export { release } from "./client/release.js";
 export { batch, rescue, map } from "./client/combinators.js";
