@@ -79,7 +79,7 @@ async function main() {
 
   const wait = Number(process.env.PAGE_MS ?? 0);
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-  rpc.close();
+  await rpc.close();
   await new Promise<void>((resolve) => {
     http.close(() => resolve());
     http.closeAllConnections();

@@ -14,6 +14,9 @@ import { HttpBatchServerTransport, readRequestBody, splitBatch } from "../transp
 import type { Transport } from "../transports/transport.js";
 import { DEFAULT_MAX_PAYLOAD, WebSocketTransport } from "../transports/websocket.js";
 import { logger } from "../logging.js";
+import type { Inspection } from "../supervisor/child.js";
+import { DynamicSupervisor } from "../supervisor/dynamic-supervisor.js";
+import { ServerSessionChild } from "./server-session.js";
 
 /** What a main factory learns about the connection it serves. */
 export interface ConnectionInfo {
@@ -49,9 +52,14 @@ export interface LiveSession {
 export class CapnWebHandlers {
   private readonly sockets = new WebSocketServer({ noServer: true, maxPayload: DEFAULT_MAX_PAYLOAD, perMessageDeflate: false });
   private readonly live = new Set<LiveSession>();
+  /** Every accepted connection is a (temporary) child of this supervisor. */
+  private readonly supervisor: Promise<DynamicSupervisor>;
+  private nextSessionId = 1;
   private closing = false;
 
   constructor(private readonly options: HandlerOptions) {
+    this.supervisor = DynamicSupervisor.create({ name: "server_sessions", maxRestarts: 0 });
+    this.supervisor.then((supervisor) => (this.supervisorNow = supervisor));
     if (options.main === undefined) throw new CapnWebError("invalid_argument", "serve() needs a `main` Target or factory.");
   }
 
@@ -166,6 +174,13 @@ export class CapnWebHandlers {
     });
     live = { transport: info.transport, remoteAddress: info.request.socket.remoteAddress, session };
     this.live.add(live);
+    const spec = ServerSessionChild.spec(`session-${this.nextSessionId++}`, session, info.transport, live.remoteAddress);
+    this.supervisor
+      .then(async (supervisor) => {
+        if (supervisor.isRunning) await supervisor.startChild(spec);
+        else session.close();
+      })
+      .catch(() => session.close());
     transport.start({ frame: (text) => session.receive(text), closed: (error) => session.transportClosed(error) });
     if (failure !== undefined) {
       session.abort(new CapnWebError("not_found", `The server could not create a main object: ${String((failure as Error)?.message ?? failure)}`, { cause: failure }));
@@ -178,11 +193,23 @@ export class CapnWebHandlers {
     return typeof main === "function" && !isTarget(main);
   }
 
-  /** Refuses new connections and closes every open session. */
-  close(): void {
+  /** The server's sessions as a supervision tree (for `CapnWeb.inspect(handlers)`). */
+  inspect(): Inspection {
+    if (!this.supervisorNow) return { kind: "supervisor", name: "server_sessions", status: "starting", children: [] };
+    return this.supervisorNow.inspect();
+  }
+
+  private supervisorNow: DynamicSupervisor | undefined;
+
+  /** Refuses new connections and stops every open session, latest first. */
+  close(): Promise<void> {
     this.closing = true;
-    for (const { session } of [...this.live]) session.close(new CapnWebError("disconnected", "The server is shutting down."));
     this.sockets.close();
+    return this.supervisor.then(async (supervisor) => {
+      await supervisor.close();
+      // Sessions accepted in the last moment, before they joined the supervisor.
+      for (const { session } of [...this.live]) session.close(new CapnWebError("disconnected", "The server is shutting down."));
+    });
   }
 }
 

@@ -47,11 +47,13 @@ export async function serve(options: ServeOptions): Promise<Server> {
     handlers,
     http,
     close() {
-      closed ??= new Promise<void>((resolve) => {
-        handlers.close();
-        http.close(() => resolve());
-        http.closeAllConnections();
-      });
+      closed ??= handlers.close().then(
+        () =>
+          new Promise<void>((resolve) => {
+            http.close(() => resolve());
+            http.closeAllConnections();
+          }),
+      );
       return closed;
     },
   };

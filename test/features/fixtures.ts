@@ -283,7 +283,7 @@ export async function startCountingServer(): Promise<{ url: string; posts: () =>
     posts: () => posts,
     handlers,
     async close() {
-      handlers.close();
+      await handlers.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

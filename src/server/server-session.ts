@@ -1,0 +1,54 @@
+// An accepted connection as a supervised child: the server's sessions live under a dynamic
+// supervisor (temporary children: a client that leaves is not brought back), so that they show
+// in inspection and stop in order when the server does.
+
+import { CapnWebError } from "../protocol/errors.js";
+import type { RpcSession } from "../protocol/session.js";
+import { type Child, type ChildSpec, type Inspection, exitSignal } from "../supervisor/child.js";
+
+let shuttingDown: CapnWebError | undefined;
+
+export class ServerSessionChild implements Child {
+  readonly exited;
+  private readonly exit;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly session: RpcSession,
+    private readonly transport: string,
+    private readonly remoteAddress: string | undefined,
+  ) {
+    ({ exited: this.exited, exit: this.exit } = exitSignal());
+    // A client that went away is a normal end; a broken protocol is not.
+    session.onEnded((reason) => this.exit(reason.type === "protocol" || reason.type === "aborted" ? { error: reason } : "normal"));
+  }
+
+  static spec(id: string, session: RpcSession, transport: string, remoteAddress: string | undefined): ChildSpec {
+    return {
+      id,
+      restart: "temporary",
+      shutdown: 5_000,
+      start: () => new ServerSessionChild(session, transport, remoteAddress),
+    };
+  }
+
+  stop(): void {
+    this.session.close((shuttingDown ??= new CapnWebError("disconnected", "The server is shutting down.")));
+  }
+
+  kill(): void {
+    this.stop();
+  }
+
+  inspect(): Inspection {
+    return {
+      kind: "server-session",
+      status: this.session.isEnded ? "ended" : "open",
+      transport: this.transport,
+      remoteAddress: this.remoteAddress,
+      uptimeMs: Date.now() - this.startedAt,
+      tables: this.session.isEnded ? { imports: 0, exports: 0 } : this.session.stats(),
+      callsInFlight: this.session.callsInFlight,
+    };
+  }
+}
