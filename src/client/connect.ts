@@ -6,7 +6,7 @@ import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.js";
 import { sessionOfStub, type SessionStats } from "../protocol/session.js";
 import { newStub } from "../protocol/stub.js";
 import type { Stub } from "../protocol/types.js";
-import { MessagePortTransport, type MessagePortLike } from "../transports/message-port.js";
+import { MessagePortTransport, type MessagePortEncoding, type MessagePortLike } from "../transports/message-port.js";
 import { openWebSocket } from "../transports/websocket.js";
 import { Connection, type ConnectionState } from "./connection.js";
 import { HttpBatchClient, HttpBatchRootHook } from "./http-batch-client.js";
@@ -73,9 +73,12 @@ export async function connect<Api = any>(url: string | URL, options: ConnectOpti
  */
 export function connectMessagePort<Api = any>(
   port: MessagePortLike,
-  options: Pick<ConnectOptions, "main" | "limits" | "onSendError" | "onStateChange"> = {},
+  options: Pick<ConnectOptions, "main" | "limits" | "onSendError" | "onStateChange"> & {
+    /** "structured" to talk to capnweb's own `newMessagePortRpcSession` on the other end. */
+    encoding?: MessagePortEncoding;
+  } = {},
 ): Stub<Api> {
-  const connection = new Connection("message-port:", new MessagePortTransport(port), options.main, {
+  const connection = new Connection("message-port:", new MessagePortTransport(port, options.encoding), options.main, {
     limits: options.limits,
     onSendError: options.onSendError,
     onStateChange: options.onStateChange,

@@ -77,3 +77,38 @@ describe("MessagePort transport", () => {
     }
   });
 });
+
+describe("MessagePort against capnweb's own MessagePort session", () => {
+  it("talks both ways in capnweb's structured-clone encoding, every value type included", async () => {
+    const { newMessagePortRpcSession, RpcTarget } = await import("capnweb");
+    class Echo extends RpcTarget {
+      echo(value: unknown) {
+        return value;
+      }
+      async callBack(callback: (n: bigint) => Promise<bigint>) {
+        return await callback(41n);
+      }
+    }
+    const { port1, port2 } = new MessageChannel();
+    const theirs = newMessagePortRpcSession(port2 as never, new Echo()) as unknown as Disposable;
+    const api = CapnWeb.connectMessagePort<any>(port1, { encoding: "structured" });
+    opened.push(api);
+    try {
+      const values = [undefined, NaN, Infinity, -Infinity, 12n ** 30n, new Date(5), new Uint8Array([1, 2, 3]), new Float64Array([1.5, -2]), [1, [undefined]], { a: { b: new Date(0) } }];
+      const echoed = await api.echo(values);
+      expect(echoed[0]).toBeUndefined();
+      expect(echoed[1]).toBeNaN();
+      expect(echoed.slice(2, 4)).toEqual([Infinity, -Infinity]);
+      expect(echoed[4]).toBe(12n ** 30n);
+      expect(echoed[5]).toEqual(new Date(5));
+      expect([...echoed[6]]).toEqual([1, 2, 3]);
+      expect(echoed[7]).toBeInstanceOf(Float64Array);
+      expect([...echoed[7]]).toEqual([1.5, -2]);
+      expect(echoed[8]).toEqual([1, [undefined]]);
+      expect(echoed[9]).toEqual({ a: { b: new Date(0) } });
+      expect(await api.callBack(async (n: bigint) => n + 1n)).toBe(42n);
+    } finally {
+      theirs[Symbol.dispose]();
+    }
+  });
+});

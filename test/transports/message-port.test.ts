@@ -135,14 +135,14 @@ describe("MessagePortTransport", () => {
     expect(ra.closedCalls).toHaveLength(1);
   });
 
-  it("closes with a protocol error on a non-string message", async () => {
+  it("closes with a protocol error on a message that is no frame (neither a string nor a structured array)", async () => {
     const { port1, port2 } = channel();
     const a = new MessagePortTransport(port1);
     const ra = recorder();
     a.start(ra.handler);
 
     const goodbye = nextMessages(port2, 1);
-    port2.postMessage(["push", 1]);
+    port2.postMessage({ push: 1 });
     const error = await ra.closed;
     expect(error!.type).toBe("protocol");
     expect(await goodbye).toEqual([null]);
