@@ -47,46 +47,43 @@ export class Pool implements Child {
   private readonly idleSince = new Map<string, number>();
   private reaper: NodeJS.Timeout | undefined;
 
+  /** Set once the member sessions have started (members adopt themselves as they start). */
+  private supervisor!: Supervisor;
+
   private constructor(
     readonly id: string,
     private readonly options: PoolSpecOptions,
-    private readonly supervisor: Supervisor,
-  ) {
-    const idle = options.idleTimeout ?? 10_000;
-    this.reaper = setInterval(() => this.reapIdle(idle), Math.max(50, idle / 2));
-    this.reaper.unref();
-    supervisor.exited.then(() => clearInterval(this.reaper));
-  }
+  ) {}
 
   static async start(id: string, options: PoolSpecOptions, context: StartContext): Promise<Pool> {
     const size = options.size ?? 4;
     const overflow = options.overflow ?? 0;
     if (!(Number.isInteger(size) && size >= 1)) throw new CapnWebError("invalid_argument", `Pool size must be an integer >= 1, got ${size}`);
     if (!(Number.isInteger(overflow) && overflow >= 0)) throw new CapnWebError("invalid_argument", `Pool overflow must be an integer >= 0, got ${overflow}`);
-    let pool: Pool | undefined;
-    const memberSpec = (memberId: string, restart: RestartType): ChildSpec => ({
+    const pool = new Pool(id, options);
+    const members = Array.from({ length: size }, (_, i) => pool.memberSpec(String(i), "permanent"));
+    pool.supervisor = await Supervisor.start(members, { name: id, strategy: "one_for_one", maxRestarts: size * 3, maxSeconds: 5 }, context);
+    const idle = options.idleTimeout ?? 10_000;
+    pool.reaper = setInterval(() => pool.reapIdle(idle), Math.max(50, idle / 2));
+    pool.reaper.unref();
+    pool.supervisor.exited.then(() => clearInterval(pool.reaper));
+    return pool;
+  }
+
+  /** A member session: permanent for the pool's size, temporary for overflow. */
+  private memberSpec(memberId: string, restart: RestartType): ChildSpec {
+    return {
       id: memberId,
       restart,
       shutdown: 5_000,
       start: async (memberContext) => {
-        const member = new SessionActor({ ...options, label: `${id}#${memberId}` }, memberContext);
+        const member = new SessionActor({ ...this.options, label: `${this.id}#${memberId}` }, memberContext);
         await member.started();
-        pool?.adopt(member);
+        this.adopt(member);
         return member;
       },
-    });
-    const members = Array.from({ length: size }, (_, i) => memberSpec(String(i), "permanent"));
-    const supervisor = await Supervisor.start(members, { name: id, strategy: "one_for_one", maxRestarts: size * 3, maxSeconds: 5 }, context);
-    pool = new Pool(id, options, supervisor);
-    for (let i = 0; i < size; i++) {
-      const child = supervisor.child(String(i));
-      if (child instanceof SessionActor) pool.adopt(child);
-    }
-    pool.memberSpec = memberSpec;
-    return pool;
+    };
   }
-
-  private memberSpec!: (id: string, restart: RestartType) => ChildSpec;
 
   private adopt(member: SessionActor): void {
     this.members.push(member);
