@@ -1,12 +1,20 @@
 // telemetry.attach(id, events, handler): the original's :telemetry.attach, over the channels.
+// Attached handlers follow the channels when the prefix is configured anew.
 
 import diagnostics from "node:diagnostics_channel";
+import { onConfig } from "../config.js";
 import { CapnWebError } from "../protocol/errors.js";
-import { type TelemetryEvent, channel, telemetryPrefix } from "./channels.js";
+import { type TelemetryEvent, telemetryPrefix } from "./channels.js";
 
 type Handler = (event: TelemetryEvent, message: any) => void;
 
-const attached = new Map<string, { name: string; listener: (message: unknown) => void }[]>();
+interface Subscription {
+  event: TelemetryEvent;
+  name: string;
+  listener: (message: unknown) => void;
+}
+
+const attached = new Map<string, Subscription[]>();
 
 const EVENTS: readonly TelemetryEvent[] = [
   "call:start",
@@ -24,7 +32,7 @@ export function attach(id: string, events: readonly TelemetryEvent[], handler: H
   for (const event of events) {
     if (!EVENTS.includes(event)) throw new CapnWebError("invalid_argument", `Unknown telemetry event ${event} (one of ${EVENTS.join(", ")}).`);
   }
-  const subscriptions = events.map((event) => {
+  const subscriptions = events.map((event): Subscription => {
     const listener = (message: unknown) => {
       try {
         handler(event, message);
@@ -33,9 +41,8 @@ export function attach(id: string, events: readonly TelemetryEvent[], handler: H
       }
     };
     const name = `${telemetryPrefix()}:${event}`;
-    channel(event);
     diagnostics.subscribe(name, listener);
-    return { name, listener };
+    return { event, name, listener };
   });
   attached.set(id, subscriptions);
 }
@@ -50,3 +57,15 @@ export function detach(id: string): boolean {
 }
 
 export const events = EVENTS;
+
+onConfig((settings) => {
+  for (const subscriptions of attached.values()) {
+    for (const subscription of subscriptions) {
+      const name = `${settings.telemetryPrefix}:${subscription.event}`;
+      if (name === subscription.name) continue;
+      diagnostics.unsubscribe(subscription.name, subscription.listener);
+      diagnostics.subscribe(name, subscription.listener);
+      subscription.name = name;
+    }
+  }
+});

@@ -273,3 +273,19 @@ describe("configure({ telemetryPrefix })", () => {
     expect(seen).toEqual(["square"]);
   });
 });
+
+describe("attached handlers and the prefix", () => {
+  it("follow the channels when the telemetry prefix changes after attach", () => {
+    const seen: string[] = [];
+    CapnWeb.telemetry.attach("follows-prefix", ["release:sent"], (event) => void seen.push(event));
+    try {
+      CapnWeb.configure({ telemetryPrefix: "renamed" });
+      diagnostics.channel("renamed:release:sent").publish({ importId: 1, refcount: 1, reason: "explicit" });
+      diagnostics.channel("capnweb:release:sent").publish({ importId: 2, refcount: 1, reason: "explicit" });
+      expect(seen).toEqual(["release:sent"]);
+    } finally {
+      CapnWeb.configure({ telemetryPrefix: "capnweb" });
+      CapnWeb.telemetry.detach("follows-prefix");
+    }
+  });
+});
