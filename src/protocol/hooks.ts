@@ -10,7 +10,7 @@ import { isBlockedName } from "./limits.js";
 import { currentReleaseReason, runForTarget } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { disposeTarget, isTarget, isTargetReferenced, referenceTarget } from "./target.js";
-import { newPromiseStub, stubViewOf } from "./stub.js";
+import { stubViewOf } from "./stub.js";
 
 export type PropertyKey = string | number;
 export type PropertyPath = readonly PropertyKey[];
@@ -426,8 +426,3 @@ function applyMap(value: unknown, parent: object | undefined, captures: Hook[], 
 }
 
 function noop(): void {}
-
-/** A promise stub over `hook`, for placing a pending value inside a decoded payload. */
-export function promiseStubFor(hook: Hook): unknown {
-  return newPromiseStub(hook);
-}

@@ -33,10 +33,11 @@ export function channel(event: TelemetryEvent): diagnostics.Channel {
   return found;
 }
 
-export function setTelemetryPrefix(next: string): void {
+function setTelemetryPrefix(next: string): void {
   if (!/^[\w.-]+$/.test(next)) throw new RangeError(`Invalid telemetry prefix ${JSON.stringify(next)}`);
   prefix = next;
   channels.clear();
+  callChannels = undefined;
 }
 
 export function telemetryPrefix(): string {
@@ -56,6 +57,8 @@ observeReleases((release) => {
   publish("release:sent", release);
 });
 
+let callChannels: { start: diagnostics.Channel; stop: diagnostics.Channel; exception: diagnostics.Channel } | undefined;
+
 interface FollowedCall {
   path: string;
   startedAt: number;
@@ -63,9 +66,14 @@ interface FollowedCall {
 
 observeCalls({
   start(path) {
-    const start = channel("call:start");
+    // Every call passes here: the three channels are looked up once per prefix, not per call.
+    const { start, stop, exception } = (callChannels ??= {
+      start: channel("call:start"),
+      stop: channel("call:stop"),
+      exception: channel("call:exception"),
+    });
     // Followed only while somebody listens to a call channel: otherwise no object, no clock read.
-    if (!start.hasSubscribers && !channel("call:stop").hasSubscribers && !channel("call:exception").hasSubscribers) return undefined;
+    if (!start.hasSubscribers && !stop.hasSubscribers && !exception.hasSubscribers) return undefined;
     const call: FollowedCall = { path: path.join("."), startedAt: performance.now() };
     if (start.hasSubscribers) start.publish({ path: call.path });
     return call;
