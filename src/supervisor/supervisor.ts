@@ -268,6 +268,8 @@ export class Supervisor implements Child {
         await this.restartFor(entry);
         return;
       } catch (error) {
+        // A stop that came in while restarting ends the loop: nothing starts after it.
+        if (this.state !== "running") return;
         failure = error;
       }
     }
@@ -282,6 +284,7 @@ export class Supervisor implements Child {
       if (entry !== failed && entry.child) await this.terminate(entry);
     }
     for (const entry of affected) {
+      if (this.state !== "running") return;
       if (this.entries.get(entry.spec.id) !== entry) continue;
       if (entry.child) continue;
       if (entry !== failed && entry.restartType === "temporary") {
