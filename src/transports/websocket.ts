@@ -41,14 +41,17 @@ export class WebSocketTransport implements Transport {
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return;
     if (this.#corked === undefined) {
-      // Frames sent during one turn of the event loop leave as one TCP write. A turn, not a
-      // microtask: the release of an answer and the next call that the application makes on
-      // reading it (in that answer's microtasks) then share a write, and the peer wakes once.
+      // The frames one callback produces, with all the microtasks it sets off, leave as one TCP
+      // write: the release of an answer and the next call that the application makes on reading
+      // it share a write, and the peer wakes once. The write goes out when that callback's
+      // microtasks have drained (a tick queued from a microtask runs only after the microtask
+      // queue is empty), not at setImmediate: on a server with many sockets, setImmediate would
+      // hold every answer until all the reads of that event-loop turn were handled.
       const raw = (socket as unknown as { _socket?: Duplex })._socket;
       if (raw !== undefined) {
         raw.cork();
         this.#corked = raw;
-        setImmediate(this.#uncork);
+        queueMicrotask(this.#uncorkWhenDrained);
       }
     }
     socket.send(frame);
@@ -62,6 +65,10 @@ export class WebSocketTransport implements Transport {
     else this.#socket.close(3000, truncateReason(reason.message));
     this.#inbox.stop(localCloseError(reason));
   }
+
+  #uncorkWhenDrained = (): void => {
+    process.nextTick(this.#uncork);
+  };
 
   #uncork = (): void => {
     const raw = this.#corked!;
