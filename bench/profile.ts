@@ -1,5 +1,5 @@
 // One workload, one client→server pair, in one process, for a CPU profile:
-//   node --cpu-prof --cpu-prof-dir=bench/results/prof --import tsx bench/profile.ts <workload> <client> <server> [seconds]
+//   npm run build && node --cpu-prof --cpu-prof-dir=bench/results/prof --import tsx bench/profile.ts <workload> <client> <server> [seconds]
 //   npx tsx bench/profile-summary.ts bench/results/prof/<file>.cpuprofile
 // workload: sequential | in-flight | pipeline | four-awaits | map | payload | http-batch | callbacks
 

@@ -13,7 +13,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer } from "ws";
 import { RpcTarget, newWebSocketRpcSession, nodeHttpBatchRpcResponse } from "capnweb";
-import * as CapnWeb from "../src/index.js";
+import { CapnWeb } from "./lib/library.js";
+import type { Stub } from "../src/index.js";
 
 // capnweb's client looks for the global WebSocket (Node 20 has none).
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -110,7 +111,7 @@ export class OurApi extends CapnWeb.Target {
     return Array.from({ length: n }, (_, i) => i);
   }
   // With us, a stub in the arguments belongs to the method that received it: give it back.
-  async callFunction(cb: CapnWeb.Stub<(i: number) => number>, i: number): Promise<number> {
+  async callFunction(cb: Stub<(i: number) => number>, i: number): Promise<number> {
     try {
       return await cb(i);
     } finally {

@@ -3,7 +3,7 @@
 
 import { WebSocket } from "ws";
 import { newHttpBatchRpcSession, newWebSocketRpcSession } from "capnweb";
-import * as CapnWeb from "../../src/index.js";
+import { CapnWeb } from "./library.js";
 import type { Impl, ServerUrls } from "../servers.js";
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;

@@ -3,7 +3,7 @@
 
 import { WebSocket } from "ws";
 import { newWebSocketRpcSession } from "capnweb";
-import * as CapnWeb from "../../src/index.js";
+import { CapnWeb } from "./library.js";
 import { RAW_SMALL_MESSAGE } from "./clients.js";
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;

@@ -6,7 +6,7 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { newWebSocketRpcSession } from "capnweb";
-import * as CapnWeb from "../../src/index.js";
+import { CapnWeb } from "../lib/library.js";
 import { startCapnwebServer, startOurServer } from "../servers.js";
 import { median, medianMs } from "../lib/measure.js";
 
