@@ -69,7 +69,7 @@ export class Connection {
   /** Closes the connection; calls in flight fail with `disconnected`. Idempotent. */
   close(): void {
     this.closeRequested = true;
-    this.session.close(new CapnWebError("disconnected", `The connection to ${this.url} was closed.`));
+    this.session.close(CapnWebError.ofLifecycle("disconnected", `The connection to ${this.url} was closed.`));
   }
 
   private finish(reason: CapnWebError): void {

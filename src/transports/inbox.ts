@@ -53,5 +53,5 @@ export class Inbox {
  */
 export function localCloseError(reason: Error | undefined): CapnWebError | undefined {
   if (reason === undefined || reason instanceof CapnWebError) return reason;
-  return new CapnWebError("disconnected", reason.message, { cause: reason });
+  return CapnWebError.ofLifecycle("disconnected", reason.message, { cause: reason });
 }

@@ -85,7 +85,7 @@ export class WebSocketTransport implements Transport {
 
   #onClose = (code: number, reason: Buffer): void => {
     this.#stopHeartbeat();
-    this.#inbox.end(new CapnWebError("disconnected", `Peer closed WebSocket: ${code} ${reason.toString()}`));
+    this.#inbox.end(CapnWebError.ofLifecycle("disconnected", `Peer closed WebSocket: ${code} ${reason.toString()}`));
   };
 
   #heartbeat: NodeJS.Timeout | undefined;
@@ -125,7 +125,7 @@ export class WebSocketTransport implements Transport {
   }
 
   #onError = (err: Error): void => {
-    this.#inbox.end(new CapnWebError("disconnected", `WebSocket failed: ${err.message}`, { cause: err }));
+    this.#inbox.end(CapnWebError.ofLifecycle("disconnected", `WebSocket failed: ${err.message}`, { cause: err }));
   };
 }
 
