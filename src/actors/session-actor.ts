@@ -260,10 +260,12 @@ export class SessionActor implements Child {
     this.ended = true;
     if (typeof reason === "object") logger({ session: this.label }).error({ err: reason.error }, "session ended abnormally");
     this.closeConnection();
-    const error = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
-    for (const entry of this.queue.splice(0)) {
-      clearTimeout(entry.timer);
-      entry.reject(error);
+    if (this.queue.length > 0) {
+      const error = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
+      for (const entry of this.queue.splice(0)) {
+        clearTimeout(entry.timer);
+        entry.reject(error);
+      }
     }
     this.actor.stop();
     this.settleFirstOutcome(typeof reason === "object" ? reason.error : undefined);

@@ -7,9 +7,15 @@
 //
 // The machine holds only plain data (attempt count, next attempt time, last error); the
 // connection itself and the application's hooks live in the SessionActor that provides the
-// `connect` actor and the actions. `failed` is an abnormal exit for the supervisor to decide on.
+// runtime. `failed` is an abnormal exit for the supervisor to decide on.
+//
+// An attempt is an entry action that reports back with CONNECTED or CONNECT_FAILED, not an
+// invoked promise actor: invoking spawned a child actor (with its own AbortController) per
+// attempt, which was 40 % of the machine's cost of starting a session (measured: 50 → 30 µs).
+// Only `connecting` listens for those events, and it is left only through them or STOP, so an
+// outcome always belongs to the attempt of the current `connecting` state.
 
-import { assign, fromPromise, setup } from "xstate";
+import { type AnyActorRef, assign, setup } from "xstate";
 import type { Backoff } from "../supervisor/backoff.js";
 
 export interface SessionMachineContext {
@@ -32,6 +38,8 @@ export interface SessionMachineContext {
 }
 
 export type SessionMachineEvent =
+  | { type: "CONNECTED" }
+  | { type: "CONNECT_FAILED"; error: unknown }
   | { type: "DROPPED"; reason: string }
   | { type: "STOP" };
 
@@ -56,10 +64,13 @@ export const sessionMachine = setup({
     events: {} as SessionMachineEvent,
     input: {} as SessionMachineInput,
   },
-  actors: {
-    connect: fromPromise<void, SessionRuntime>(({ input }) => input.openConnection()),
-  },
   actions: {
+    openConnection: ({ context, self }) => {
+      context.runtime.openConnection().then(
+        () => report(self, { type: "CONNECTED" }),
+        (error: unknown) => report(self, { type: "CONNECT_FAILED", error }),
+      );
+    },
     // The runtime runs the application's onConnect / onDisconnect hooks (a throw there is a crash).
     announceConnected: ({ context }) => context.runtime.announceConnected(),
     announceDisconnected: ({ context }, params: { reason: string }) => context.runtime.announceDisconnected(params.reason),
@@ -90,14 +101,13 @@ export const sessionMachine = setup({
   initial: "connecting",
   states: {
     connecting: {
-      invoke: {
-        src: "connect",
-        input: ({ context }) => context.runtime,
-        onDone: {
+      entry: "openConnection",
+      on: {
+        CONNECTED: {
           target: "connected",
           actions: assign({ connectedAt: () => Date.now(), nextAttemptAt: undefined, connects: ({ context }) => context.connects + 1 }),
         },
-        onError: [
+        CONNECT_FAILED: [
           {
             guard: "mayRetry",
             target: "backingOff",
@@ -105,8 +115,8 @@ export const sessionMachine = setup({
           },
           { target: "failed", actions: assign({ lastError: ({ event }) => describe(event.error) }) },
         ],
+        STOP: "stopping",
       },
-      on: { STOP: "stopping" },
     },
     connected: {
       entry: "announceConnected",
@@ -153,6 +163,11 @@ function scheduleRetry(context: SessionMachineContext, reason: string): Partial<
   const attempt = effectiveAttempt(context) + 1;
   const delay = context.backoff.delay(attempt);
   return { attempt, delay, nextAttemptAt: Date.now() + delay, connectedAt: undefined, lastError: reason };
+}
+
+/** A stopped machine takes no events (and XState warns about them): an outcome after STOP is dropped. */
+function report(self: AnyActorRef, event: SessionMachineEvent): void {
+  if (self.getSnapshot().status === "active") self.send(event);
 }
 
 function describe(error: unknown): string {
