@@ -201,7 +201,7 @@ export class CapnWebHandlers {
 
   private supervisorNow: DynamicSupervisor | undefined;
 
-  /** Refuses new connections and stops every open session, latest first. */
+  /** Refuses new connections and stops every open session (all at once, as a dynamic supervisor does). */
   close(): Promise<void> {
     this.closing = true;
     this.sockets.close();

