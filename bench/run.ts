@@ -15,7 +15,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, platform, release } from "node:os";
 import { performance } from "node:perf_hooks";
-import * as CapnWeb from "../src/index.js";
+import { CapnWeb } from "./lib/library.js";
 import { type ServerUrls, startAll } from "./servers.js";
 import { PAIR_ORDER, RawClient, closePairs, openPairs } from "./lib/clients.js";
 import { type Context, RAW, type WorkloadResult } from "./lib/context.js";
@@ -262,8 +262,13 @@ if (heapResult) {
 
 if (supervisionResult) {
   const s = supervisionResult;
+  // Connections of any kind, against opening the same number of bare sockets in the same run.
+  const rawStartRatio = (r: SupervisionResult): string => {
+    const raw = s.find((x) => x.kind === "raw ws connection" && x.children === r.children);
+    return raw && (r.kind.includes("session") || r.kind.includes("connection")) ? fmtRatio(r.startMs / raw.startMs) : "";
+  };
   out.push("");
-  out.push("**Supervision** (one DynamicSupervisor; sessions against the server process; flatness = per-child cost at the largest N ÷ at the smallest)");
+  out.push("**Supervision** (children of one DynamicSupervisor; connections opened 256 at a time against the server process, and for comparison the same connections without a supervisor: raw `ws` sockets, capnweb sessions, our `connect()`; flatness = per-child cost at the largest N ÷ at the smallest)");
   out.push("");
   const kinds = [...new Set(s.map((r) => r.kind))];
   const rows: string[][] = [];
@@ -281,10 +286,11 @@ if (supervisionResult) {
         r.startPerChildUs.toFixed(1),
         r.stopPerChildUs.toFixed(1),
         last ? `${fmtRatio(large.startPerChildUs / small.startPerChildUs)} / ${fmtRatio(large.stopPerChildUs / small.stopPerChildUs)}` : "",
+        rawStartRatio(r),
       ]);
     }
   }
-  out.push(table(["Children", "N", "start s", "stop s", "start µs/child", "stop µs/child", "flatness start / stop"], rows));
+  out.push(table(["Children", "N", "start s", "stop s", "start µs/child", "stop µs/child", "flatness start / stop", "start ÷ raw ws connections"], rows));
 }
 
 if (reconnectResult) {

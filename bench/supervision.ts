@@ -4,9 +4,12 @@
 // would not: spawning the 5,001st child of one parent measured 7.3 ms here).
 
 import { performance } from "node:perf_hooks";
+import { WebSocket } from "ws";
 import { createMachine } from "xstate";
-import * as CapnWeb from "../src/index.js";
-import { exitSignal, type Child } from "../src/supervisor/child.js";
+import { newWebSocketRpcSession } from "capnweb";
+import { CapnWeb, exitSignal } from "./lib/library.js";
+import type { Child } from "../src/supervisor/child.js";
+import type { ChildSpec } from "../src/index.js";
 
 export interface SupervisionResult {
   kind: string;
@@ -24,19 +27,53 @@ function plainChild(): Child {
 
 const idle = createMachine({ id: "idle", initial: "waiting", states: { waiting: {} } });
 
-export async function measureSupervisor(kind: string, n: number, specFor: (i: number) => CapnWeb.ChildSpec): Promise<SupervisionResult> {
-  const supervisor = await CapnWeb.DynamicSupervisor.create({ name: `bench-${kind}` });
+// Started the way an application under load starts them: many at once.
+const BATCH = 256;
+
+async function measure(kind: string, n: number, open: (i: number) => Promise<void>, closeAll: () => Promise<void>): Promise<SupervisionResult> {
   let start = performance.now();
-  // Started the way an application under load starts them: many at once.
-  const batch = 256;
-  for (let i = 0; i < n; i += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, j) => supervisor.startChild(specFor(i + j))));
+  for (let i = 0; i < n; i += BATCH) {
+    await Promise.all(Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => open(i + j)));
   }
   const startMs = performance.now() - start;
   start = performance.now();
-  await supervisor.close();
+  await closeAll();
   const stopMs = performance.now() - start;
   return { kind, children: n, startMs, stopMs, startPerChildUs: (startMs * 1000) / n, stopPerChildUs: (stopMs * 1000) / n };
+}
+
+export async function measureSupervisor(kind: string, n: number, specFor: (i: number) => ChildSpec): Promise<SupervisionResult> {
+  const supervisor = await CapnWeb.DynamicSupervisor.create({ name: `bench-${kind}` });
+  return measure(kind, n, async (i) => void (await supervisor.startChild(specFor(i))), () => supervisor.close());
+}
+
+function openSocket(wsUrl: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(wsUrl, { perMessageDeflate: false });
+    socket.once("open", () => resolve(socket));
+    socket.once("error", reject);
+  });
+}
+
+/**
+ * The same N connections to the same server without supervision, side by side: raw `ws`
+ * sockets (the handshakes alone: the floor), capnweb sessions on sockets opened the same way,
+ * and our plain `connect()`. Started when open; stopped by closing (no wait for the peer).
+ */
+export async function benchUnsupervisedConnections(wsUrl: string, n: number): Promise<SupervisionResult[]> {
+  const sockets: WebSocket[] = [];
+  const raw = await measure("raw ws connection", n, async (i) => void (sockets[i] = await openSocket(wsUrl)), async () => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+  const stubs: Array<{ [Symbol.dispose](): void }> = [];
+  const capnweb = await measure("capnweb session", n, async (i) => void (stubs[i] = newWebSocketRpcSession(await openSocket(wsUrl) as never)), async () => {
+    for (const stub of stubs.splice(0)) stub[Symbol.dispose]();
+  });
+  const apis: unknown[] = [];
+  const ours = await measure("our session (connect)", n, async (i) => void (apis[i] = await CapnWeb.connect(wsUrl)), async () => {
+    for (const api of apis.splice(0)) CapnWeb.close(api);
+  });
+  return [raw, capnweb, ours];
 }
 
 /** Plain children and XState actors (no sockets): the supervisor's own cost. */
@@ -76,6 +113,7 @@ export async function benchSupervision(sizes: number[], sessionSizes: number[]):
 export async function benchSupervisedSessions(wsUrl: string, sizes: number[]): Promise<SupervisionResult[]> {
   const results: SupervisionResult[] = [];
   for (const n of sizes) {
+    results.push(...(await benchUnsupervisedConnections(wsUrl, n)));
     results.push(await measureSupervisor("supervised session", n, (i) => CapnWeb.Session.spec({ id: String(i), url: wsUrl, reconnect: false })));
   }
   return results;

@@ -1,8 +1,10 @@
 // 9. Supervision: starting and stopping N children under one DynamicSupervisor, N = 100 and
 // 10,000: plain children, XState actors, and real supervised sessions against the server child
 // process (10,000 sessions are 10,000 sockets in this process and 10,000 in that one; `ulimit -n`
-// is 20,000 here, so one process could not hold both sides). The small sizes take milliseconds,
-// so they are repeated and their medians reported.
+// is 20,000 here, so one process could not hold both sides). Beside the sessions, the same number
+// of connections without a supervisor, opened the same way: raw `ws` sockets (the handshakes
+// alone), capnweb sessions and our connect(). The small sizes take milliseconds, so they are
+// repeated and their medians reported.
 
 import { benchChildren, benchSupervisedSessions, type SupervisionResult } from "../supervision.js";
 import { median } from "../lib/measure.js";
