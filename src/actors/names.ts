@@ -3,14 +3,19 @@
 
 import { CapnWebError } from "../protocol/errors.js";
 import { ErrorHook, type Hook } from "../protocol/hooks.js";
-import { newStub } from "../protocol/stub.js";
+import { newBorrowedStub } from "../protocol/stub.js";
 import type { Stub } from "../protocol/types.js";
 import { type Name, Registry, nameToString, resolveName } from "../supervisor/registry.js";
 import { SessionRootHook } from "./session-actor.js";
 
 /** What a name can stand for: one session, or a pool of them. */
 export type NamedEndpoint =
-  | { kind: "session"; currentMain(): Hook }
+  | {
+      kind: "session";
+      currentMain(): Hook;
+      /** The stub session(name) hands out while this registration lasts (made on first lookup). */
+      root?: unknown;
+    }
   /** A pool hands out the root stub of its least busy session: a pipeline stays on one connection. */
   | { kind: "pool"; pick(): unknown };
 
@@ -43,27 +48,24 @@ export function findSession<Api = any>(name: Name): Stub<Api> | undefined {
   const endpoint = whereis(name);
   if (!endpoint) return undefined;
   if (endpoint.kind === "pool") return endpoint.pick() as Stub<Api>;
-  return namedRoot(name) as Stub<Api>;
+  return (endpoint.root ??= namedRoot(name)) as Stub<Api>;
 }
 
-const namedRoots = new WeakMap<Registry<any>, Map<unknown, unknown>>();
-
+/**
+ * A root that finds the session by name at each call, so that it survives restarts of the
+ * session. Unowned: releasing or dropping it does nothing. It is kept with the registration
+ * (so session(name) gives the same stub while the session runs), not in a cache of its own,
+ * which would hold one for every name ever looked up.
+ */
 function namedRoot(name: Name): unknown {
   const { registry, key } = resolveName(name, defaultRegistry);
-  let roots = namedRoots.get(registry);
-  if (!roots) namedRoots.set(registry, (roots = new Map()));
-  let root = roots.get(key);
-  if (!root) {
-    root = newStub(
-      new SessionRootHook({
-        currentMain(): Hook {
-          const endpoint = registry.lookup(key) as NamedEndpoint | undefined;
-          if (endpoint?.kind === "session") return endpoint.currentMain();
-          return new ErrorHook(new CapnWebError("not_found", `No session is registered as ${nameToString(name)}.`));
-        },
-      }),
-    );
-    roots.set(key, root);
-  }
-  return root;
+  return newBorrowedStub(
+    new SessionRootHook({
+      currentMain(): Hook {
+        const endpoint = registry.lookup(key) as NamedEndpoint | undefined;
+        if (endpoint?.kind === "session") return endpoint.currentMain();
+        return new ErrorHook(new CapnWebError("not_found", `No session is registered as ${nameToString(name)}.`));
+      },
+    }),
+  );
 }

@@ -5,14 +5,14 @@
 // exit actions do not run): this class closes the connection and fails queued calls itself on
 // every way out: stop, kill, reconnect policy exhausted, or the machine crashing.
 
-import { type Actor, createActor } from "xstate";
+import { type Actor, type AnyActorRef, createActor } from "xstate";
 import { Connection } from "../client/connection.js";
 import { CapnWebError } from "../protocol/errors.js";
 import { ErrorHook, Hook, PromiseHook, type PropertyPath } from "../protocol/hooks.js";
 import type { Payload } from "../protocol/payload.js";
 import type { Limits } from "../protocol/limits.js";
 import type { SessionStats } from "../protocol/session.js";
-import { newStub } from "../protocol/stub.js";
+import { newBorrowedStub } from "../protocol/stub.js";
 import { openWebSocket } from "../transports/websocket.js";
 import { Backoff, type BackoffOptions } from "../supervisor/backoff.js";
 import { type Child, type ExitReason, type Inspection, type StartContext, exitSignal } from "../supervisor/child.js";
@@ -21,6 +21,7 @@ import { logger } from "../logging.js";
 import { publish } from "../telemetry/channels.js";
 import { targetsOfSession } from "./export.js";
 import { sessionMachine } from "./session-machine.js";
+import { sessionSystemRoot, stopSessionActor } from "./session-system.js";
 
 export interface SessionOptions {
   /** Where to connect: ws://, wss:// (http:// and https:// are taken as their WebSocket forms). */
@@ -64,12 +65,13 @@ export class SessionActor implements Child {
   readonly exited: Promise<ExitReason>;
   private readonly exit: (reason: ExitReason) => void;
   readonly actor: Actor<typeof sessionMachine>;
+  private readonly systemRoot: AnyActorRef;
   private connection: Connection | undefined;
   private readonly queue: QueuedCall[] = [];
   private ended = false;
   private stopping = false;
   private readonly startedAt = Date.now();
-  /** The root stub of this actor: it follows reconnects. */
+  /** The root stub of this actor: it follows reconnects, and releasing it does nothing. */
   readonly root: any;
   private firstOutcome: ((failure?: unknown) => void) | undefined;
   private lastReportedAttempt = 0;
@@ -81,17 +83,17 @@ export class SessionActor implements Child {
     ({ exited: this.exited, exit: this.exit } = exitSignal());
     const url = toWebSocketUrl(options.url);
     const backoff = makeBackoff(options);
-    this.root = newStub(new SessionRootHook(this));
+    // The session's, not its holders': a caller that releases it (a `using` block on a pool
+    // member's root, say) must not take it from everyone else.
+    this.root = newBorrowedStub(new SessionRootHook(this));
     const runtime = {
       openConnection: () => this.openConnection(url),
       announceConnected: () => this.announceConnected(),
       announceDisconnected: (reason: string) => this.announceDisconnected(reason),
       closeConnection: () => this.closeConnection(),
     };
-    this.actor = createActor(sessionMachine, {
-      input: { name: options.label ?? url, url, backoff, runtime },
-      ...(context.inspect ? { inspect: context.inspect } : {}),
-    });
+    this.systemRoot = sessionSystemRoot(context.inspect);
+    this.actor = createActor(sessionMachine, { input: { name: options.label ?? url, url, backoff, runtime }, parent: this.systemRoot });
     this.actor.subscribe({
       next: (snapshot) => {
         if (snapshot.value !== "connecting") this.settleFirstOutcome();
@@ -267,7 +269,7 @@ export class SessionActor implements Child {
         entry.reject(error);
       }
     }
-    this.actor.stop();
+    stopSessionActor(this.systemRoot, this.actor);
     this.settleFirstOutcome(typeof reason === "object" ? reason.error : undefined);
     this.exit(reason);
   }

@@ -196,6 +196,15 @@ export function newPromiseStub(hook: Hook): any {
 }
 
 /**
+ * A capability stub that does not own `hook`: releasing it, the end of its owner and its
+ * collection all leave the hook alone. For a root that lasts as long as what it stands for
+ * (a supervised session's root belongs to the session, not to whoever holds a stub of it).
+ */
+export function newBorrowedStub(hook: Hook): any {
+  return makeProxy(new StubView(new StubRoot(hook, false, true), []));
+}
+
+/**
  * A promise stub that does not own `hook`: it marks where a pending promise sits in a decoded
  * value, so that pipelining through the value reaches the promise. The payload owns the hook.
  */

@@ -95,6 +95,44 @@ describe("Pool", () => {
   });
 });
 
+describe("session roots outlive whoever releases them", () => {
+  it("a pool member's root, released or disposed by one caller, still serves the next", async () => {
+    const { server } = await startServer();
+    const name = `pool-${Math.random()}`;
+    const root = await CapnWeb.Supervisor.start([CapnWeb.Pool.spec({ name, url: server.wsUrl, size: 1 })]);
+    cleanups.push(() => root.close());
+    await vi.waitFor(() => expect(server.handlers.stats().sessions).toBe(1));
+    {
+      using api = CapnWeb.session<Api>(name);
+      expect(await api.square(2)).toBe(4);
+    }
+    CapnWeb.release(CapnWeb.session<Api>(name));
+    expect(await CapnWeb.session<Api>(name).square(3)).toBe(9);
+  });
+
+  it("a named session's root, released, still serves whoever holds it and the next caller", async () => {
+    const { server } = await startServer();
+    const name = `session-${Math.random()}`;
+    const root = await CapnWeb.Supervisor.start([CapnWeb.Session.spec({ name, url: server.wsUrl })]);
+    cleanups.push(() => root.close());
+    const first = CapnWeb.session<Api>(name);
+    expect(await first.square(2)).toBe(4);
+    CapnWeb.release(first);
+    expect(await first.square(4)).toBe(16);
+    expect(await CapnWeb.session<Api>(name).square(3)).toBe(9);
+  });
+
+  it("onConnect's root, released by the hook, does not break the session", async () => {
+    const { server } = await startServer();
+    const name = `session-${Math.random()}`;
+    const root = await CapnWeb.Supervisor.start([
+      CapnWeb.Session.spec({ name, url: server.wsUrl, onConnect: async (api) => CapnWeb.release(api) }),
+    ]);
+    cleanups.push(() => root.close());
+    expect(await CapnWeb.session<Api>(name).square(5)).toBe(25);
+  });
+});
+
 describe("inspection", () => {
   it("passes the root's XState inspect observer to every actor in the tree", async () => {
     const { server } = await startServer();
