@@ -68,7 +68,11 @@ const TWO_PROCESS_WORKLOADS: RpcWorkload[] = mode === "two" ? [...RPC_WORKLOADS]
 
 const serverFlags = args.includes("--server-cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${REPO}bench/results/prof`] : [];
 const serverChild = spawnTs("bench/server-child.ts", [], serverFlags);
-const { urls: childUrls } = await nextMessage<{ urls: ServerUrls }>(serverChild, (m) => m.type === "ready");
+const {
+  urls: childUrls,
+  delayedUrls,
+  oneWayLatencyMs,
+} = await nextMessage<{ urls: ServerUrls; delayedUrls: ServerUrls; oneWayLatencyMs: number }>(serverChild, (m) => m.type === "ready");
 progress(`server process up (pid ${serverChild.pid})`);
 
 interface Pass {
@@ -121,6 +125,7 @@ async function rpcPass(urls: ServerUrls, names: readonly RpcWorkload[], what: st
 
 let onePass: Pass | undefined;
 let twoPass: Pass | undefined;
+let networkPass: Pass | undefined;
 let heapResult: HeapResult | undefined;
 let supervisionResult: SupervisionResult[] | undefined;
 let reconnectResult: ReconnectResult | undefined;
@@ -137,6 +142,8 @@ try {
   }
   const twoNames = mode === "one" ? [] : TWO_PROCESS_WORKLOADS.filter(selected);
   if (twoNames.length) twoPass = await rpcPass(childUrls, twoNames, "two processes");
+  // Pipelining over a network: the servers' process, behind the latency proxies.
+  if (mode !== "one" && selected("pipeline")) networkPass = await rpcPass(delayedUrls, ["pipeline"], `two processes, ${2 * oneWayLatencyMs} ms round trip`);
   if (selected("heap")) {
     progress("heap (child processes)");
     heapResult = await heap(childUrls);
@@ -224,10 +231,13 @@ if (twoPass) {
   speedTable(twoPass, `**Speed ratios, two processes** (servers in their own process, one core each: latency-bound)`);
 }
 
-const pipelinePasses = ([["one process", onePass], ["two processes", twoPass]] as const).filter(([, p]) => p?.pipelineExtra);
+const networkName = `${2 * oneWayLatencyMs} ms network`;
+const pipelinePasses = ([["one process", onePass], ["two processes", twoPass], [networkName, networkPass]] as const).filter(([, p]) => p?.pipelineExtra);
 if (pipelinePasses.length) {
   out.push("");
-  out.push("**Pipelining** (time ratios within one pair: a four-call pipeline ÷ a single call, and four awaits ÷ the pipeline)");
+  out.push(
+    `**Pipelining** (time ratios within one pair: a four-call pipeline ÷ a single call, and four awaits ÷ the pipeline; "${networkName}": two processes through a proxy that delays every chunk ${oneWayLatencyMs} ms each way)`,
+  );
   out.push("");
   const labels = PAIR_ORDER.map(([c, s]) => `${c}→${s}`);
   out.push(
@@ -333,6 +343,7 @@ function absoluteTable(pass: Pass, name: string): void {
 }
 if (onePass) absoluteTable(onePass, "one process");
 if (twoPass) absoluteTable(twoPass, "two processes");
+if (networkPass) absoluteTable(networkPass, `two processes, ${networkName}`);
 
 const markdown = out.join("\n");
 console.log(markdown);
@@ -353,6 +364,9 @@ const json = {
   only: only ?? null,
   oneProcess: onePass ? { workloads: Object.fromEntries(onePass.workloads.map((w) => [w.id, w])), ratios: ratiosOf(onePass), pipeline: onePass.pipelineExtra ?? null, ourClientTablesAfterPass: onePass.tables } : null,
   twoProcesses: twoPass ? { workloads: Object.fromEntries(twoPass.workloads.map((w) => [w.id, w])), ratios: ratiosOf(twoPass), pipeline: twoPass.pipelineExtra ?? null, ourClientTablesAfterPass: twoPass.tables } : null,
+  network: networkPass
+    ? { oneWayLatencyMs, workloads: Object.fromEntries(networkPass.workloads.map((w) => [w.id, w])), pipeline: networkPass.pipelineExtra ?? null }
+    : null,
   heap: heapResult ?? null,
   supervision: supervisionResult ?? null,
   reconnect: reconnectResult ?? null,
