@@ -160,6 +160,9 @@ export class CapnWebHandlers {
       failure = error;
     }
     let live: LiveSession | undefined;
+    // Only the address outlives this function: a closure that held `info` would keep the whole
+    // upgrade request (headers and all) for the life of the connection.
+    const remoteAddress = info.request.socket.remoteAddress;
     const session = new RpcSession(transport, main, {
       limits: this.options.limits,
       onSendError: this.options.onSendError,
@@ -168,11 +171,11 @@ export class CapnWebHandlers {
       onEnd: (reason) => {
         if (live) this.live.delete(live);
         if (reason.type === "protocol" || reason.type === "aborted") {
-          logger({ peer: info.request.socket.remoteAddress }).warn({ type: reason.type, reason: reason.message }, "session aborted");
+          logger({ peer: remoteAddress }).warn({ type: reason.type, reason: reason.message }, "session aborted");
         }
       },
     });
-    live = { transport: info.transport, remoteAddress: info.request.socket.remoteAddress, session };
+    live = { transport: info.transport, remoteAddress, session };
     this.live.add(live);
     const spec = ServerSessionChild.spec(`session-${this.nextSessionId++}`, session, info.transport, live.remoteAddress);
     this.supervisor
