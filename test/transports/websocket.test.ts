@@ -127,6 +127,44 @@ describe("WebSocketTransport", () => {
     expect(writes).toBe(1);
   });
 
+  it("the microtasks one callback sets off share its write; the next callback writes on its own", async () => {
+    const server = await startServer();
+    const raw = await connectRaw(server.url);
+    const { socket } = await server.nextConnection();
+    const s = recorder();
+    new WebSocketTransport(socket).start(s.handler);
+    const tcp = (raw as unknown as { _socket: { _write: Function; _writev: Function } })._socket;
+    const writes: number[] = [];
+    for (const method of ["_write", "_writev"] as const) {
+      const original = tcp[method];
+      tcp[method] = function (this: unknown, ...args: unknown[]) {
+        writes.push(method === "_writev" ? (args[0] as unknown[]).length : 1);
+        return original.apply(this, args);
+      };
+    }
+    const client = new WebSocketTransport(raw);
+    client.start(recorder().handler);
+
+    // As when an answer arrives: a release at once, then the application's next call from the
+    // awaits that the answer resolves, two promise hops later.
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        client.send("release");
+        Promise.resolve()
+          .then(() => client.send("push"))
+          .then(() => client.send("pull"))
+          .then(resolve);
+      }),
+    );
+    expect(await s.waitFrames(3)).toEqual(["release", "push", "pull"]);
+    expect(writes).toHaveLength(1);
+
+    await new Promise<void>((resolve) => setImmediate(() => (client.send("a"), resolve())));
+    await new Promise<void>((resolve) => setImmediate(() => (client.send("b"), resolve())));
+    expect(await s.waitFrames(5)).toEqual(["release", "push", "pull", "a", "b"]);
+    expect(writes).toHaveLength(3);
+  });
+
   it("delivers text and binary messages as strings, queued until start, then the close", async () => {
     const server = await startServer();
     const raw = await connectRaw(server.url);
