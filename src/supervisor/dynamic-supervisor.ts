@@ -3,8 +3,8 @@
 //
 // Like OTP's simple_one_for_one (Elixir's DynamicSupervisor), it stops its children all at once:
 // they are independent and may be many, so they clean up in parallel, in no defined order, each
-// within its own shutdown time. (Stopping 10,000 sessions one after another took 0.7 s; at once,
-// see `npm run bench`.)
+// within its own shutdown time. (10,000 supervised sessions took 0.7 s to stop one after another,
+// 0.5 s all at once: `npm run bench`.)
 
 import type { ChildSpec, StartContext } from "./child.js";
 import { Supervisor, type SupervisorOptions } from "./supervisor.js";
