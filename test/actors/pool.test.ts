@@ -157,4 +157,25 @@ describe("inspection", () => {
     ]);
     expect(tree.children[0].actor.tables).toEqual({ imports: 1, exports: 1 });
   });
+
+  it("each tree's observer sees its own sessions only, and none after they stopped", async () => {
+    const { server } = await startServer();
+    const sessionsSeenBy = (seen: Set<string>) => (event: any) => {
+      if (event.type === "@xstate.snapshot" && event.actorRef.getSnapshot().context?.name) seen.add(event.actorRef.getSnapshot().context.name);
+    };
+    const seenByA = new Set<string>();
+    const seenByB = new Set<string>();
+    const a = await CapnWeb.Supervisor.start([CapnWeb.Session.spec({ id: "a1", url: server.wsUrl })], { name: "a", inspect: sessionsSeenBy(seenByA) });
+    const b = await CapnWeb.Supervisor.start([CapnWeb.Session.spec({ id: "b1", url: server.wsUrl })], { name: "b", inspect: sessionsSeenBy(seenByB) });
+    cleanups.push(() => b.close());
+    expect([...seenByA]).toEqual(["a1"]);
+    expect([...seenByB]).toEqual(["b1"]);
+
+    await a.close();
+    const afterStop = seenByA.size;
+    const c = await CapnWeb.Supervisor.start([CapnWeb.Session.spec({ id: "c1", url: server.wsUrl })], { name: "c" });
+    cleanups.push(() => c.close());
+    expect(seenByA.size).toBe(afterStop);
+    expect([...seenByB]).toEqual(["b1"]);
+  });
 });
