@@ -7,12 +7,19 @@
 // but stop a session on request: XState lets only an actor's parent stop it.
 
 import { type AnyActorRef, createActor, fromTransition } from "xstate";
+import { logger } from "../logging.js";
 
 type Inspect = (event: unknown) => void;
 type SystemEvent = { type: "capnweb.session.stop"; session: AnyActorRef };
 
 const systemRootLogic = fromTransition<null, SystemEvent, any, any>((state, event, scope) => {
-  if (event.type === "capnweb.session.stop") scope.stopChild(event.session);
+  if (event.type !== "capnweb.session.stop") return state;
+  try {
+    scope.stopChild(event.session);
+  } catch (error) {
+    // A throw here would end the root, and with it the stopping of every other session.
+    logger({ actor: "sessions" }).error({ err: error }, "could not stop a session actor");
+  }
   return state;
 }, null);
 
