@@ -7,7 +7,7 @@
 //   npm run bench -- --quick            shorter runs (noisier)
 //   npm run bench -- --mode=one|two     only the one-process or only the two-process pass
 //   npm run bench -- --server-cpu-prof  the server child process writes a .cpuprofile to bench/results/prof
-// A run with --only writes bench/results/partial.json instead. For a profile of one workload and
+// A run with --only, --quick or --mode writes bench/results/partial.json instead. For a profile of one workload and
 // one pair, see bench/profile.ts and bench/profile-summary.ts.
 //
 // Absolute numbers drift 10–40 % between runs; only ratios taken in one run mean anything.
@@ -373,7 +373,8 @@ const json = {
   markdown,
 };
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-const file = new URL(only ? "./results/partial.json" : "./results/latest.json", import.meta.url);
+// Only a full run replaces latest.json (the README's tables): a partial or quick one goes beside it.
+const file = new URL(only || quick || mode !== "both" ? "./results/partial.json" : "./results/latest.json", import.meta.url);
 writeFileSync(file, JSON.stringify(json, null, 2) + "\n");
 progress(`wrote ${file.pathname} in ${durationSec.toFixed(1)} s`);
 process.exit(0);
