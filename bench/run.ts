@@ -7,8 +7,8 @@
 //   npm run bench -- --quick            shorter runs (noisier)
 //   npm run bench -- --mode=one|two     only the one-process or only the two-process pass
 //   npm run bench -- --server-cpu-prof  the server child process writes a .cpuprofile to bench/results/prof
-// A run with --only, --quick or --mode writes bench/results/partial.json instead. For a profile of one workload and
-// one pair, see bench/profile.ts and bench/profile-summary.ts.
+// A run with --only, --quick or --mode writes bench/results/partial.json instead. For a profile
+// of one workload and one pair, see bench/profile.ts and bench/profile-summary.ts.
 //
 // Absolute numbers drift 10–40 % between runs; only ratios taken in one run mean anything.
 
