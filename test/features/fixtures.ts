@@ -8,6 +8,7 @@ import { Writable } from "node:stream";
 import { RpcTarget } from "capnweb";
 import { expect, vi } from "vitest";
 import * as CapnWeb from "../../src/index.js";
+import { Users as InteropUsers } from "../interop/our-api.js";
 
 export const WAIT = { timeout: 3000, interval: 5 };
 
@@ -25,28 +26,11 @@ function serverSideThrowerXyzzy(): never {
   throw new TypeError("bad input");
 }
 
-export class Profile extends CapnWeb.Target {
-  constructor(private readonly id: number) {
-    super();
-  }
-  name() {
-    return `user-${this.id}`;
-  }
-}
-
-export class User extends CapnWeb.Target {
-  constructor(private readonly id: number) {
-    super();
-  }
-  profile() {
-    return new Profile(this.id);
-  }
-}
-
-export class Users extends CapnWeb.Target {
-  get(id: number) {
+/** The interop suites' users, with one more rule: user 999 does not exist. */
+export class Users extends InteropUsers {
+  override get(id: number) {
     if (id === 999) throw Object.assign(new Error(`no user ${id}`), { type: "not_found", id });
-    return new User(id);
+    return super.get(id);
   }
 }
 

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { WebSocket } from "ws";
 import { RpcTarget, type RpcStub } from "capnweb";
 import * as CapnWeb from "../../src/index.js";
+import { LocalCounter, clientScenarios } from "./client-scenarios.js";
 import { VALUE_CASES, WAIT, frameKinds, startCapnwebServer, type CapnwebServer, type CapnwebWsSession } from "./helpers.js";
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -185,16 +186,6 @@ interface CounterApi {
   log(): number[];
 }
 
-class LocalCounter extends CapnWeb.Target {
-  constructor(public count: number) {
-    super();
-  }
-  increment(amount: number) {
-    this.count += amount;
-    return this.count;
-  }
-}
-
 // -------------------------------------------------------------------------------------------------
 
 let server: CapnwebServer;
@@ -250,6 +241,8 @@ describe.each(transports)("our client → capnweb server over $name", ({ kind })
       await vi.waitFor(() => expect(CapnWeb.stats(api)).toEqual({ imports: 0, exports: 0 }), WAIT);
     }
   }
+
+  clientScenarios({ api: () => api, expectBaseline });
 
   it("a plain call returns the server's answer", async () => {
     expect(await api.square(7)).toBe(49);
@@ -508,35 +501,6 @@ describe.each(transports)("our client → capnweb server over $name", ({ kind })
     await expectBaseline();
   });
 
-  it("map() over an array runs the mapper on the server, calling the root stub inside", async () => {
-    const fib = api.generateFibonacci(7);
-    const squares = await fib.map((i) => api.square(i));
-    expect(squares).toEqual([0, 1, 1, 4, 9, 25, 64]);
-    CapnWeb.release(fib);
-    await expectBaseline();
-  });
-
-  it("map() can build objects holding several calls per element", async () => {
-    const fib = api.generateFibonacci(4);
-    const rows = await fib.map((i) => ({ i, square: api.square(i), plusTen: api.add(i, 10) }));
-    expect(rows).toEqual([
-      { i: 0, square: 0, plusTen: 10 },
-      { i: 1, square: 1, plusTen: 11 },
-      { i: 1, square: 1, plusTen: 11 },
-      { i: 2, square: 4, plusTen: 12 },
-    ]);
-    CapnWeb.release(fib);
-    await expectBaseline();
-  });
-
-  it("nested map() calls run on the server", async () => {
-    const fib = api.generateFibonacci(5);
-    const nested = await fib.map((i) => api.generateFibonacci(i).map((j) => api.square(j)));
-    expect(nested).toEqual([[], [0], [0], [0, 1], [0, 1, 1]]);
-    CapnWeb.release(fib);
-    await expectBaseline();
-  });
-
   it("map() over a single value applies the mapper once", async () => {
     const two = api.square(2);
     expect(await two.map((x) => api.add(x, 1))).toBe(5);
@@ -649,19 +613,6 @@ describe.each(transports)("our client → capnweb server over $name", ({ kind })
       await CapnWeb.await(api.throwRange());
       expect(await api.square(5)).toBe(25);
     });
-  });
-
-  it("20 calls fired without awaiting on one Counter stub arrive in order (E-order)", async () => {
-    const counter = api.makeCounter(0);
-    const calls = Array.from({ length: 20 }, (_, i) => counter.record(i));
-    const log = counter.log();
-    const ids = Array.from({ length: 20 }, (_, i) => i);
-    // One Promise.all, so that over HTTP every pull is in the same batch as the calls.
-    const [results, order] = await Promise.all([Promise.all(calls), log]);
-    expect(results).toEqual(ids);
-    expect(order).toEqual(ids);
-    CapnWeb.release(counter);
-    await expectBaseline();
   });
 
   it.runIf(ws)("E-order holds on a resolved Counter stub too", async () => {

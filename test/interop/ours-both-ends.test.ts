@@ -2,19 +2,9 @@
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import * as CapnWeb from "../../src/index.js";
+import { LocalCounter, clientScenarios } from "./client-scenarios.js";
 import { OurApi, ServerState, type Api, type UpstreamLike } from "./our-api.js";
 import { VALUE_CASES, WAIT } from "./helpers.js";
-
-/** A Target our client passes to the server. */
-class LocalCounter extends CapnWeb.Target {
-  constructor(public count: number) {
-    super();
-  }
-  increment(amount: number) {
-    this.count += amount;
-    return this.count;
-  }
-}
 
 /** The upstream our server proxies capabilities from: another server of ours. */
 class UpstreamCounter extends CapnWeb.Target {
@@ -93,6 +83,8 @@ describe.each([{ name: "WebSocket", ws: true }, { name: "HTTP batch", ws: false 
     }
   }
 
+  clientScenarios({ api: () => api, expectBaseline });
+
   it("a plain call returns the server's answer", async () => {
     expect(await Promise.all([api.square(7), api.add(2, 40)])).toEqual([49, 42]);
     await expectBaseline();
@@ -161,34 +153,6 @@ describe.each([{ name: "WebSocket", ws: true }, { name: "HTTP batch", ws: false 
     await expectBaseline();
   });
 
-  it("map() over an array runs the mapper on the server, calling the root stub inside", async () => {
-    const fib = api.generateFibonacci(7);
-    expect(await fib.map((i) => api.square(i))).toEqual([0, 1, 1, 4, 9, 25, 64]);
-    CapnWeb.release(fib);
-    await expectBaseline();
-  });
-
-  it("nested map() calls run on the server", async () => {
-    const fib = api.generateFibonacci(5);
-    const result = await CapnWeb.await(fib.map((i) => api.generateFibonacci(i).map((j) => api.square(j))));
-    expect(result).toEqual({ ok: true, value: [[], [0], [0], [0, 1], [0, 1, 1]] });
-    CapnWeb.release(fib);
-    await expectBaseline();
-  });
-
-  it("map() can build objects holding several calls per element", async () => {
-    const fib = api.generateFibonacci(4);
-    const rows = await fib.map((i) => ({ i, square: api.square(i), plusTen: api.add(i, 10) }));
-    expect(rows).toEqual([
-      { i: 0, square: 0, plusTen: 10 },
-      { i: 1, square: 1, plusTen: 11 },
-      { i: 1, square: 1, plusTen: 11 },
-      { i: 2, square: 4, plusTen: 12 },
-    ]);
-    CapnWeb.release(fib);
-    await expectBaseline();
-  });
-
   describe("every value type survives echo(x) both ways", () => {
     it.each(VALUE_CASES.map((c) => [c.name, c] as const))("%s", async (_name, valueCase) => {
       valueCase.check(await api.echo(valueCase.make()));
@@ -235,17 +199,6 @@ describe.each([{ name: "WebSocket", ws: true }, { name: "HTTP batch", ws: false 
       expect(error.name).toBe("RangeError");
       expect(error.index).toBe(12);
     });
-  });
-
-  it("20 calls fired without awaiting on one Counter stub arrive in order (E-order)", async () => {
-    const counter = api.makeCounter(0);
-    const calls = Array.from({ length: 20 }, (_, i) => counter.record(i));
-    const ids = Array.from({ length: 20 }, (_, i) => i);
-    const [results, order] = await Promise.all([Promise.all(calls), counter.log()]);
-    expect(results).toEqual(ids);
-    expect(order).toEqual(ids);
-    CapnWeb.release(counter);
-    await expectBaseline();
   });
 
   it.runIf(ws)("after releasing everything used, both tables are back to baseline", async () => {
