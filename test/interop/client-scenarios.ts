@@ -22,12 +22,19 @@ export interface ScenarioApi {
   square(i: number): number;
   add(a: number, b: number): number;
   generateFibonacci(length: number): number[];
-  makeCounter(start: number): Cap<{ record(id: number): number; log(): number[] }>;
+  makeCounter(start: number): Cap<{ increment(amount?: number): number; record(id: number): number; log(): number[] }>;
+  users(): Cap<{ get(id: number): Cap<{ profile(): Cap<{ name(): string }> }> }>;
+  incrementCounter(counter: Cap<{ increment(amount: number): number }>, amount: number): number;
+  callFunction(fn: (i: number) => number, i: number): { result: number };
 }
 
 export interface ScenarioSession {
+  /** WebSocket (a session that lasts), not HTTP batch (a session per batch). */
+  ws: boolean;
   /** The root stub of this test's session. */
   api(): CapnWeb.Stub<ScenarioApi>;
+  /** How many exports the server's side of a WebSocket session holds now. */
+  serverExports(): number;
   /** Waits until both sides' tables hold only what the session started with. */
   expectBaseline(): Promise<void>;
 }
@@ -74,6 +81,32 @@ export function clientScenarios(session: ScenarioSession): void {
     expect(results).toEqual(ids);
     expect(order).toEqual(ids);
     CapnWeb.release(counter);
+    await session.expectBaseline();
+  });
+
+  it.runIf(session.ws)("a Target passed as an argument is called back by the server", async () => {
+    const local = new LocalCounter(4);
+    expect(await session.api().incrementCounter(local, 9)).toBe(13);
+    expect(local.count).toBe(13);
+    // The server is done with it when the call returns: our export of `local` is released.
+    await session.expectBaseline();
+  });
+
+  it.runIf(session.ws)("after releasing everything used, both tables are back to baseline", async () => {
+    const api = session.api();
+    const counter = await api.makeCounter(1);
+    const pending = api.makeCounter(2); // never awaited
+    const users = api.users();
+    const user = users.get(3);
+    const profile = user.profile();
+    await counter.increment(1);
+    await pending.increment(1);
+    expect(await profile.name()).toBe("user-3");
+    await api.callFunction((i: number) => i + 1, 1);
+    await api.incrementCounter(new LocalCounter(0), 1);
+    expect(CapnWeb.stats(api).imports).toBeGreaterThan(1);
+    expect(session.serverExports()).toBeGreaterThan(1);
+    for (const stub of [counter, pending, users, user, profile]) CapnWeb.release(stub);
     await session.expectBaseline();
   });
 }
