@@ -2,7 +2,7 @@
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import * as CapnWeb from "../../src/index.js";
-import { LocalCounter, clientScenarios } from "./client-scenarios.js";
+import { clientScenarios } from "./client-scenarios.js";
 import { OurApi, ServerState, type Api, type UpstreamLike } from "./our-api.js";
 import { VALUE_CASES, WAIT } from "./helpers.js";
 
