@@ -1,56 +1,29 @@
 // CapnWeb.batch([p1, p2, p3]): a Result of the tuple; every pull leaves in the same turn: one
 // round trip over WebSocket, one POST over HTTP batch. Against our server and capnweb's.
 
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from "vitest";
 import { WebSocket } from "ws";
 import * as CapnWeb from "../../src/index.js";
-import { startCapnwebServer, type CapnwebServer } from "../interop/helpers.js";
-import {
-  CapnwebFeatureApi,
-  WAIT,
-  expectBaseline,
-  sleep,
-  pullsInOneRoundTrip,
-  recordClientFrames,
-  startCountingServer,
-  startOurServer,
-  type Api,
-  type OurServer,
-} from "./fixtures.js";
+import { WAIT, expectBaseline, featureServers, pullsInOneRoundTrip, recordClientFrames, sleep, startCountingServer } from "./fixtures.js";
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
-let ours: OurServer;
+const servers = featureServers();
+const open = (url: string) => servers.open(url);
 let counting: Awaited<ReturnType<typeof startCountingServer>>;
-let theirs: CapnwebServer;
-const opened: unknown[] = [];
 
 beforeAll(async () => {
-  ours = await startOurServer();
   counting = await startCountingServer();
-  theirs = await startCapnwebServer(() => new CapnwebFeatureApi());
-});
-
-afterEach(() => {
-  for (const api of opened.splice(0)) CapnWeb.close(api);
 });
 
 afterAll(async () => {
-  await ours.server.close();
   await counting.close();
-  await theirs.close();
 });
-
-async function open(url: string): Promise<CapnWeb.Stub<Api>> {
-  const api = await CapnWeb.connect<Api>(url);
-  opened.push(api);
-  return api;
-}
 
 describe("batch over WebSocket", () => {
   it.each([
-    ["our server", () => ours.server.wsUrl],
-    ["capnweb's server", () => theirs.wsUrl],
+    ["our server", () => servers.ours.server.wsUrl],
+    ["capnweb's server", () => servers.theirs.wsUrl],
   ])("against %s: resolves the tuple, every pull leaving before the first answer (one round trip)", async (_name, url) => {
     const api = await open(url());
     await api.square(1); // connected and warmed up
@@ -63,7 +36,7 @@ describe("batch over WebSocket", () => {
   });
 
   it("the round-trip check does tell sequential awaits apart (sanity check of the measurement)", async () => {
-    const api = await open(ours.server.wsUrl);
+    const api = await open(servers.ours.server.wsUrl);
     await api.square(1);
     const log = recordClientFrames(api);
     await api.square(2);
@@ -74,7 +47,7 @@ describe("batch over WebSocket", () => {
   });
 
   it("an error in any element gives { ok: false, error } with the error's type", async () => {
-    const api = await open(ours.server.wsUrl);
+    const api = await open(servers.ours.server.wsUrl);
     const result = await CapnWeb.batch([api.square(2), api.users().get(999).profile().name()]);
     expect(result.ok).toBe(false);
     if (result.ok) return;
@@ -85,7 +58,7 @@ describe("batch over WebSocket", () => {
   });
 
   it("against capnweb's server, an error element also yields ok: false", async () => {
-    const api = await open(theirs.wsUrl);
+    const api = await open(servers.theirs.wsUrl);
     const result = await CapnWeb.batch([api.square(2), api.users().get(999).profile().name()]);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error.type).toBe("not_found");
@@ -93,23 +66,23 @@ describe("batch over WebSocket", () => {
 
   it("an empty batch is ok with an empty tuple; plain values pass through", async () => {
     expect(await CapnWeb.batch([])).toEqual({ ok: true, value: [] });
-    const api = await open(ours.server.wsUrl);
+    const api = await open(servers.ours.server.wsUrl);
     expect(await CapnWeb.batch([api.square(4), 5, Promise.resolve("x")] as const)).toEqual({ ok: true, value: [16, 5, "x"] });
   });
 
   it("leaves nothing behind on our server once the batch resolved (pipeline stems released by us)", async () => {
-    const api = await open(ours.server.wsUrl);
+    const api = await open(servers.ours.server.wsUrl);
     const users = api.users();
     const user = users.get(7);
     const profile = user.profile();
     await CapnWeb.batch([api.square(3), profile.name(), api.friendIds()]);
     // The answers' imports were released on arrival; the stems are the application's to release.
     CapnWeb.release([users, user, profile]);
-    await expectBaseline(ours.server, api);
+    await expectBaseline(servers.ours.server, api);
   });
 
   it("the value's static type is the tuple of the awaited element types", async () => {
-    const api = await open(ours.server.wsUrl);
+    const api = await open(servers.ours.server.wsUrl);
     const result = await CapnWeb.batch([api.square(1), api.users().get(1).profile().name(), api.friendIds()]);
     if (result.ok) expectTypeOf(result.value).toEqualTypeOf<[number, string, number[]]>();
     else expectTypeOf(result.error).toEqualTypeOf<CapnWeb.Error>();
@@ -158,19 +131,19 @@ describe("batch over HTTP batch", () => {
   });
 
   it("against capnweb's server (nodeHttpBatchRpcResponse): one POST", async () => {
-    const api = await open(theirs.url);
-    const before = theirs.posts;
+    const api = await open(servers.theirs.url);
+    const before = servers.theirs.posts;
     const result = await CapnWeb.batch([api.square(3), api.users().get(7).profile().name(), api.friendIds()]);
     expect(result).toEqual({ ok: true, value: [9, "user-7", [1, 2, 3]] });
-    expect(theirs.posts - before).toBe(1);
+    expect(servers.theirs.posts - before).toBe(1);
   });
 
   it("against capnweb's server: a failing element gives ok: false in one POST", async () => {
-    const api = await open(theirs.url);
-    const before = theirs.posts;
+    const api = await open(servers.theirs.url);
+    const before = servers.theirs.posts;
     const result = await CapnWeb.batch([api.square(3), api.users().get(999).profile().name()]);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.error.type).toBe("not_found");
-    expect(theirs.posts - before).toBe(1);
+    expect(servers.theirs.posts - before).toBe(1);
   });
 });

@@ -6,9 +6,10 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Writable } from "node:stream";
 import { RpcTarget } from "capnweb";
-import { expect, vi } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, vi } from "vitest";
 import * as CapnWeb from "../../src/index.js";
 import { Users as InteropUsers } from "../interop/our-api.js";
+import { type CapnwebServer, startCapnwebServer } from "../interop/helpers.js";
 
 export const WAIT = { timeout: 3000, interval: 5 };
 
@@ -253,6 +254,47 @@ export async function startOurServer(options: Partial<CapnWeb.ServeOptions> = {}
 }
 
 /** Our handlers behind a node:http server of our own that counts the HTTP batch POSTs. */
+/**
+ * Our server and capnweb's, both offering the feature API, started for the whole test file;
+ * the roots that `open` returns are closed after each test.
+ */
+export function featureServers() {
+  let ours: OurServer | undefined;
+  let theirs: CapnwebServer | undefined;
+  const opened: unknown[] = [];
+  beforeAll(async () => {
+    ours = await startOurServer();
+    theirs = await startCapnwebServer(() => new CapnwebFeatureApi());
+  });
+  afterEach(() => {
+    for (const api of opened.splice(0)) CapnWeb.close(api);
+  });
+  afterAll(async () => {
+    await ours?.server.close();
+    await theirs?.close();
+  });
+  return {
+    get ours(): OurServer {
+      return ours!;
+    },
+    get theirs(): CapnwebServer {
+      return theirs!;
+    },
+    /** Both servers over both transports, for describe.each. */
+    endpoints: [
+      ["our server over WebSocket", () => ours!.server.wsUrl],
+      ["our server over HTTP batch", () => ours!.server.url],
+      ["capnweb's server over WebSocket", () => theirs!.wsUrl],
+      ["capnweb's server over HTTP batch", () => theirs!.url],
+    ] as [string, () => string][],
+    async open(url: string): Promise<CapnWeb.Stub<Api>> {
+      const api = await CapnWeb.connect<Api>(url);
+      opened.push(api);
+      return api;
+    },
+  };
+}
+
 export async function startCountingServer(): Promise<{ url: string; posts: () => number; handlers: CapnWeb.CapnWebHandlers; close(): Promise<void> }> {
   const handlers = new CapnWeb.CapnWebHandlers({ main: () => new FeatureApi() });
   let posts = 0;

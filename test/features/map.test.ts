@@ -2,41 +2,17 @@
 // other captured stubs, nested maps, maps over a non-array value and over null: against our
 // server and capnweb's, over WebSocket and HTTP batch.
 
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { WebSocket } from "ws";
 import * as CapnWeb from "../../src/index.js";
-import { startCapnwebServer, type CapnwebServer } from "../interop/helpers.js";
-import { CapnwebFeatureApi, expectBaseline, pullsInOneRoundTrip, recordClientFrames, startOurServer, type Api, type OurServer } from "./fixtures.js";
+import { expectBaseline, featureServers, pullsInOneRoundTrip, recordClientFrames, type Api } from "./fixtures.js";
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
-let ours: OurServer;
-let theirs: CapnwebServer;
-const opened: unknown[] = [];
+const servers = featureServers();
 
-beforeAll(async () => {
-  ours = await startOurServer();
-  theirs = await startCapnwebServer(() => new CapnwebFeatureApi());
-});
-afterEach(() => {
-  for (const api of opened.splice(0)) CapnWeb.close(api);
-});
-afterAll(async () => {
-  await ours.server.close();
-  await theirs.close();
-});
-
-describe.each([
-  ["our server over WebSocket", () => ours.server.wsUrl],
-  ["our server over HTTP batch", () => ours.server.url],
-  ["capnweb's server over WebSocket", () => theirs.wsUrl],
-  ["capnweb's server over HTTP batch", () => theirs.url],
-])("map against %s", (_name, url) => {
-  async function open(): Promise<CapnWeb.Stub<Api>> {
-    const api = await CapnWeb.connect<Api>(url());
-    opened.push(api);
-    return api;
-  }
+describe.each(servers.endpoints)("map against %s", (_name, url) => {
+  const open = () => servers.open(url());
 
   it("p.map(fn) with the root stub captured", async () => {
     const api = await open();
@@ -115,8 +91,7 @@ describe.each([
 
 describe("map, our server specifics", () => {
   async function open(): Promise<CapnWeb.Stub<Api>> {
-    const api = await CapnWeb.connect<Api>(ours.server.wsUrl);
-    opened.push(api);
+    const api = await servers.open(servers.ours.server.wsUrl);
     return api;
   }
 
@@ -142,7 +117,7 @@ describe("map, our server specifics", () => {
     const matrix = api.matrix();
     await matrix.map((row) => row.map((x) => cache.lookup(x)));
     CapnWeb.release([cache, ids, matrix]);
-    await expectBaseline(ours.server, api);
+    await expectBaseline(servers.ours.server, api);
   });
 
   it("an async mapper is refused with invalid_argument", async () => {

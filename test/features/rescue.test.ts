@@ -1,43 +1,17 @@
 // CapnWeb.rescue(p, fallback): the value, or the fallback for an error anywhere in the pipeline;
 // a fallback that rethrows keeps the error (and its type).
 
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { WebSocket } from "ws";
 import * as CapnWeb from "../../src/index.js";
-import { startCapnwebServer, type CapnwebServer } from "../interop/helpers.js";
-import { CapnwebFeatureApi, startOurServer, type Api, type OurServer } from "./fixtures.js";
+import { featureServers, type Api } from "./fixtures.js";
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
-let ours: OurServer;
-let theirs: CapnwebServer;
-const opened: unknown[] = [];
+const servers = featureServers();
 
-beforeAll(async () => {
-  ours = await startOurServer();
-  theirs = await startCapnwebServer(() => new CapnwebFeatureApi());
-});
-afterEach(() => {
-  for (const api of opened.splice(0)) CapnWeb.close(api);
-});
-afterAll(async () => {
-  await ours.server.close();
-  await theirs.close();
-});
-
-const endpoints: [string, () => string][] = [
-  ["our server over WebSocket", () => ours.server.wsUrl],
-  ["our server over HTTP batch", () => ours.server.url],
-  ["capnweb's server over WebSocket", () => theirs.wsUrl],
-  ["capnweb's server over HTTP batch", () => theirs.url],
-];
-
-describe.each(endpoints)("rescue against %s", (_name, url) => {
-  async function open(): Promise<CapnWeb.Stub<Api>> {
-    const api = await CapnWeb.connect<Api>(url());
-    opened.push(api);
-    return api;
-  }
+describe.each(servers.endpoints)("rescue against %s", (_name, url) => {
+  const open = () => servers.open(url());
 
   it("gives the value when nothing fails (the fallback is not called)", async () => {
     const api = await open();
@@ -86,9 +60,7 @@ describe.each(endpoints)("rescue against %s", (_name, url) => {
 
 describe("rescue, locally", () => {
   it("a fallback may branch on the type and rethrow others: the type of a different error survives", async () => {
-    const { server } = ours;
-    const api = await CapnWeb.connect<Api>(server.wsUrl);
-    opened.push(api);
+    const api = await servers.open(servers.ours.server.wsUrl);
     const handled = (p: PromiseLike<unknown>) =>
       CapnWeb.rescue(p, (err) => {
         if (err.type === "not_found") return null;
@@ -104,15 +76,14 @@ describe("rescue, locally", () => {
   });
 
   it("rescues a disconnected call (after close)", async () => {
-    const api = await CapnWeb.connect<Api>(ours.server.wsUrl);
+    const api = await CapnWeb.connect<Api>(servers.ours.server.wsUrl);
     CapnWeb.close(api);
     const value = await CapnWeb.rescue(api.square(2), (err) => err.type);
     expect(value).toBe("disconnected");
   });
 
   it("types: the result is the value type or the fallback type", async () => {
-    const api = await CapnWeb.connect<Api>(ours.server.wsUrl);
-    opened.push(api);
+    const api = await servers.open(servers.ours.server.wsUrl);
     const p = CapnWeb.rescue(api.users().get(1).profile().name(), () => 0);
     expectTypeOf(p).toEqualTypeOf<Promise<string | number>>();
     expect(await p).toBe("user-1");
