@@ -8,8 +8,7 @@
 import { type Actor, type AnyActorRef, createActor } from "xstate";
 import { Connection } from "../client/connection.js";
 import { CapnWebError } from "../protocol/errors.js";
-import { ErrorHook, Hook, PromiseHook, type PropertyPath } from "../protocol/hooks.js";
-import type { Payload } from "../protocol/payload.js";
+import { ErrorHook, ForwardingHook, type Hook, PromiseHook } from "../protocol/hooks.js";
 import type { Limits } from "../protocol/limits.js";
 import type { SessionStats } from "../protocol/session.js";
 import { newBorrowedStub } from "../protocol/stub.js";
@@ -297,28 +296,12 @@ export class SessionActor implements Child {
 }
 
 /** The root stub's hook: every operation goes to the session's current connection. */
-export class SessionRootHook extends Hook {
-  constructor(private readonly session: { currentMain(): Hook }) {
-    super();
+export class SessionRootHook extends ForwardingHook {
+  constructor(session: { currentMain(): Hook }) {
+    super(() => session.currentMain());
   }
-  call(path: PropertyPath, args: Payload): Hook {
-    return this.session.currentMain().call(path, args);
-  }
-  get(path: PropertyPath): Hook {
-    return this.session.currentMain().get(path);
-  }
-  map(path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
-    return this.session.currentMain().map(path, captures, instructions);
-  }
-  pull(): Promise<never> {
+  override pull(): Promise<never> {
     return Promise.reject(new CapnWebError("invalid_argument", "A session's root is a capability, not a promise."));
-  }
-  dup(): Hook {
-    return this;
-  }
-  dispose(): void {}
-  override standsFor(): Hook {
-    return this.session.currentMain();
   }
 }
 

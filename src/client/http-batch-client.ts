@@ -3,8 +3,7 @@
 // every group of calls made in the same turn of the event loop. One group is one POST, however
 // many calls and pipelines it holds. Capabilities obtained in a batch die with it.
 
-import { Hook, type PropertyPath } from "../protocol/hooks.js";
-import type { Payload } from "../protocol/payload.js";
+import { ForwardingHook, type Hook } from "../protocol/hooks.js";
 import { RpcSession, type SessionOptions, type SessionStats } from "../protocol/session.js";
 import { HttpBatchClientTransport, type HttpBatchOptions } from "../transports/http-batch-client.js";
 
@@ -47,27 +46,8 @@ export class HttpBatchClient {
 }
 
 /** The root stub's hook: every operation goes to the current batch's main interface. */
-export class HttpBatchRootHook extends Hook {
-  constructor(private readonly client: HttpBatchClient) {
-    super();
-  }
-  call(path: PropertyPath, args: Payload): Hook {
-    return this.client.mainHook().call(path, args);
-  }
-  get(path: PropertyPath): Hook {
-    return this.client.mainHook().get(path);
-  }
-  map(path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
-    return this.client.mainHook().map(path, captures, instructions);
-  }
-  pull(): Payload | Promise<Payload> {
-    return this.client.mainHook().pull();
-  }
-  dup(): Hook {
-    return this;
-  }
-  dispose(): void {}
-  override standsFor(): Hook {
-    return this.client.mainHook();
+export class HttpBatchRootHook extends ForwardingHook {
+  constructor(client: HttpBatchClient) {
+    super(() => client.mainHook());
   }
 }

@@ -48,6 +48,36 @@ export abstract class Hook {
   }
 }
 
+/**
+ * An indirection to whatever hook is current: the main interface of an HTTP batch client's next
+ * batch, or of a reconnecting session's live connection. Every operation goes to it; the
+ * indirection itself holds no reference, so dup and dispose have nothing to do.
+ */
+export class ForwardingHook extends Hook {
+  constructor(private readonly current: () => Hook) {
+    super();
+  }
+  call(path: PropertyPath, args: Payload): Hook {
+    return this.current().call(path, args);
+  }
+  get(path: PropertyPath): Hook {
+    return this.current().get(path);
+  }
+  map(path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
+    return this.current().map(path, captures, instructions);
+  }
+  pull(): Payload | Promise<Payload> {
+    return this.current().pull();
+  }
+  dup(): Hook {
+    return this;
+  }
+  dispose(): void {}
+  override standsFor(): Hook {
+    return this.current();
+  }
+}
+
 // -----------------------------------------------------------------------------------------------
 
 export class ErrorHook extends Hook {
