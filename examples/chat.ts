@@ -4,7 +4,7 @@
 // onUserJoined, onMessage and onUserLeft. Joining returns a room capability through which the
 // client sends messages and leaves; leaving (or dropping the room capability) releases the member.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 // ---- what the server calls back -----------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 // and the client's session heals under its supervisor, through the same root stub.
 
 import { performance } from "node:perf_hooks";
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 // ---- the server's API ---------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 // Errors as Results or exceptions, rescue(), batch(), and timeouts at their three levels: the
 // original description's error-handling section in TypeScript.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Users extends CapnWeb.Target {
   get(id: number) {

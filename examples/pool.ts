@@ -1,6 +1,6 @@
 // A pool of connections for throughput: `size` sessions, `overflow` more under load.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Api extends CapnWeb.Target {
   async slowSquare(i: number) {

@@ -5,7 +5,7 @@
 // row without waiting and still have onDone see them all. Afterwards both sides' tables are back
 // at their baseline: only the main object remains.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 type Row = { id: number; name: string };
 

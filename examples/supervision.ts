@@ -2,7 +2,7 @@
 // XState actor beside it, one_for_one restarts, and the tree inspected while it runs.
 
 import { assign, setup } from "xstate";
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Api extends CapnWeb.Target {
   square(i: number) {

@@ -4,7 +4,21 @@
 
 export { CapnWebError as Error, isCapnWebError, type ErrorType } from "./protocol/errors.js";
 export { Target } from "./protocol/target.js";
-export type { Stub, Pipelined, Resolved, Passable } from "./protocol/types.js";
+export type {
+  Stub,
+  Pipelined,
+  Resolved,
+  Passable,
+  PassableArgs,
+  RemoteMethod,
+  RemoteMembers,
+  RemoteCall,
+  StubMembers,
+  CapabilityMembers,
+  MapElement,
+  MapResult,
+  Unpipelined,
+} from "./protocol/types.js";
 export type { Limits } from "./protocol/limits.js";
 export { DEFAULT_LIMITS } from "./protocol/limits.js";
 export { serialize, deserialize } from "./protocol/codec.js";
