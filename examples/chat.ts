@@ -94,7 +94,7 @@ type Seen = { lines: string[] };
 
 /** A ChatClient: keeps every line the server sent it, one call at a time through its mailbox. */
 const chatClient = () =>
-  CapnWeb.target<Seen>({
+  CapnWeb.target<Seen, ChatMember>({
     init: () => ({ lines: [] }),
     handlers: {
       onMessage: ([{ sender, text }], state) => ({ reply: null, state: { lines: [...state.lines, `${sender}: ${text}`] } }),
