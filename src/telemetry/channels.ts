@@ -12,16 +12,27 @@ import diagnostics from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
 import { onConfig } from "../config.js";
 import { logger } from "../logging.js";
-import { observeCalls, observeReleases } from "../protocol/ownership.js";
+import type { CapnWebError } from "../protocol/errors.js";
+import { type ReleaseEvent, observeCalls, observeReleases } from "../protocol/ownership.js";
 
-export type TelemetryEvent =
-  | "call:start"
-  | "call:stop"
-  | "call:exception"
-  | "release:sent"
-  | "connection:up"
-  | "connection:down"
-  | "connection:reconnect";
+/** What each event's channel publishes. */
+export interface TelemetryMessages {
+  /** `path`: the method's path, dotted (`users.get`). */
+  "call:start": { path: string };
+  /** `duration`: ms from the call to its answer. */
+  "call:stop": { path: string; duration: number };
+  "call:exception": { path: string; duration: number; error: CapnWebError };
+  "release:sent": ReleaseEvent;
+  "connection:up": { name: string; url: string };
+  "connection:down": { name: string; url: string; error: CapnWebError };
+  /** `attempt` counts from 1 after each drop; `delay`: ms until the attempt. */
+  "connection:reconnect": { name: string; url: string; attempt: number; delay: number };
+}
+
+export type TelemetryEvent = keyof TelemetryMessages;
+
+/** A message of one of `E`'s channels (a union when `E` is). */
+export type TelemetryMessage<E extends TelemetryEvent = TelemetryEvent> = TelemetryMessages[E];
 
 let prefix = "capnweb";
 const channels = new Map<TelemetryEvent, diagnostics.Channel>();
@@ -44,7 +55,7 @@ export function telemetryPrefix(): string {
   return prefix;
 }
 
-export function publish(event: TelemetryEvent, message: object): void {
+export function publish<E extends TelemetryEvent>(event: E, message: TelemetryMessages[E]): void {
   const target = channel(event);
   if (target.hasSubscribers) target.publish(message);
 }
