@@ -31,6 +31,8 @@ const EVENTS: readonly TelemetryEvent[] = [
   "connection:up",
   "connection:down",
   "connection:reconnect",
+  "connection:restored",
+  "restore:failed",
 ];
 
 /** Calls `handler` for each of `events` until `detach(id)`. An id can be attached once. */
