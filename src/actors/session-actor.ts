@@ -288,7 +288,7 @@ export class SessionActor implements Child, RestoreHost {
 
   /** Resolves once the session is connected and its restorables have answered. */
   whenReady(timeout?: number): Promise<void> {
-    if (this.isReady) return Promise.resolve();
+    if (this.isReady) return this.restorables.settled();
     if (this.ended) return Promise.reject(new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };
