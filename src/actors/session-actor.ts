@@ -13,7 +13,7 @@ import type { Limits } from "../protocol/limits.js";
 import type { SessionStats } from "../protocol/session.js";
 import { newBorrowedStub } from "../protocol/stub.js";
 import type { Stub } from "../protocol/types.js";
-import { openWebSocket } from "../transports/websocket.js";
+import { openClientWebSocket } from "../transports/open-websocket.js";
 import { Backoff, type BackoffOptions } from "../supervisor/backoff.js";
 import { type Child, type ExitReason, type StartContext, exitSignal } from "../supervisor/child.js";
 import type { Inspection } from "../supervisor/inspection.js";
@@ -203,7 +203,7 @@ export class SessionActor implements Child, RestoreHost {
   // Connection
 
   private async openConnection(url: string): Promise<void> {
-    const transport = await openWebSocket(url, { headers: this.options.headers, timeout: this.options.timeout });
+    const transport = await openClientWebSocket(url, { headers: this.options.headers, timeout: this.options.timeout });
     transport.startHeartbeat(this.options.heartbeat ?? 15_000);
     if (this.stopping || this.ended) {
       transport.close();

@@ -6,10 +6,11 @@
 //   capnweb:connection:up         { name, url }
 //   capnweb:connection:down       { name, url, error }
 //   capnweb:connection:reconnect  { name, url, attempt, delay }
-// Publishing checks `hasSubscribers` first, so nobody listening costs a property read.
+// Publishing checks `hasSubscribers` first, so nobody listening costs a property read. Where the
+// runtime has no node:diagnostics_channel (a browser), a stand-in with the same surface carries
+// them, and `telemetry.attach` works the same.
 
-import diagnostics from "node:diagnostics_channel";
-import { performance } from "node:perf_hooks";
+import { type Channel, diagnostics } from "../platform/diagnostics.js";
 import { onConfig } from "../config.js";
 import { logger } from "../logging.js";
 import type { CapnWebError } from "../protocol/errors.js";
@@ -39,10 +40,10 @@ export type TelemetryEvent = keyof TelemetryMessages;
 export type TelemetryMessage<E extends TelemetryEvent = TelemetryEvent> = TelemetryMessages[E];
 
 let prefix = "capnweb";
-const channels = new Map<TelemetryEvent, diagnostics.Channel>();
+const channels = new Map<TelemetryEvent, Channel>();
 
 /** The channel of an event under the current prefix ("capnweb" unless configured). */
-export function channel(event: TelemetryEvent): diagnostics.Channel {
+export function channel(event: TelemetryEvent): Channel {
   let found = channels.get(event);
   if (!found) channels.set(event, (found = diagnostics.channel(`${prefix}:${event}`)));
   return found;
@@ -72,7 +73,7 @@ observeReleases((release) => {
   publish("release:sent", release);
 });
 
-let callChannels: { start: diagnostics.Channel; stop: diagnostics.Channel; exception: diagnostics.Channel } | undefined;
+let callChannels: { start: Channel; stop: Channel; exception: Channel } | undefined;
 
 interface FollowedCall {
   path: string;
