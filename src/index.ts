@@ -25,11 +25,27 @@ export * as transports from "./transports/index.js";
 export { RpcSession, type SessionOptions, type FrameSink } from "./protocol/session.js";
 
 // Supervision (knows nothing of Cap'n Web) and the actors that put sessions under it.
-export { Supervisor, SupervisorError, type Strategy, type SupervisorOptions } from "./supervisor/supervisor.js";
+export {
+  Supervisor,
+  SupervisorError,
+  type AutoShutdown,
+  type ChildCounts,
+  type ChildStatus,
+  type ResolvedChildSpec,
+  type Strategy,
+  type SupervisedChildInspection,
+  type SupervisorInspection,
+  type SupervisorOptions,
+  type SupervisorSpecOptions,
+  type SupervisorStatus,
+  type WhichChild,
+} from "./supervisor/supervisor.js";
+export type { ChildSpecProblem, SupervisorErrorCode, SupervisorOptionProblem } from "./supervisor/errors.js";
+export type { ChildCrashReport, GiveUpReport, RestartReport, StartErrorReport, SupervisorReport } from "./supervisor/reports.js";
 export { DynamicSupervisor, type DynamicSupervisorOptions } from "./supervisor/dynamic-supervisor.js";
 export { Registry, RegistryError, type Name } from "./supervisor/registry.js";
 export { Backoff, type BackoffOptions } from "./supervisor/backoff.js";
-export type { Child, ChildSpec, ExitReason, Inspection, RestartType, Shutdown } from "./supervisor/child.js";
+export type { Child, ChildSpec, ChildType, ExitReason, Inspection, RestartType, Shutdown, StartResult } from "./supervisor/child.js";
 export { actorSpec, type ActorSpecOptions } from "./supervisor/actor-child.js";
 export { session, findSession } from "./actors/names.js";
 export * as Session from "./actors/session-spec-namespace.js";

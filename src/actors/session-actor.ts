@@ -253,13 +253,14 @@ export class SessionActor implements Child {
 
   kill(): void {
     this.stopping = true;
-    this.end("shutdown");
+    this.end("killed");
   }
 
   private end(reason: ExitReason): void {
     if (this.ended) return;
     this.ended = true;
-    if (typeof reason === "object") logger({ session: this.label }).error({ err: reason.error }, "session ended abnormally");
+    const failure = typeof reason === "object" && "error" in reason ? reason.error : undefined;
+    if (failure !== undefined) logger({ session: this.label }).error({ err: failure }, "session ended abnormally");
     this.closeConnection();
     if (this.queue.length > 0) {
       const error = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
@@ -269,7 +270,7 @@ export class SessionActor implements Child {
       }
     }
     stopSessionActor(this.systemRoot, this.actor);
-    this.settleFirstOutcome(typeof reason === "object" ? reason.error : undefined);
+    this.settleFirstOutcome(failure);
     this.exit(reason);
   }
 

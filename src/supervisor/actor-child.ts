@@ -3,7 +3,7 @@
 // (XState has no supervision of its own: an errored actor is dead, and a restart is a new actor).
 
 import { type AnyActorLogic, type AnyActorRef, type InputFrom, createActor } from "xstate";
-import { type Child, type ChildSpec, type Inspection, type RestartType, type Shutdown, type StartContext, exitSignal } from "./child.js";
+import { type Child, type ChildSpec, type ExitReason, type Inspection, type RestartType, type Shutdown, type StartContext, exitSignal } from "./child.js";
 
 /**
  * Something an actor's whole life runs inside (its start, every event sent to it) and that ends
@@ -27,6 +27,8 @@ export interface ActorSpecOptions<TLogic extends AnyActorLogic> {
   input?: InputFrom<TLogic>;
   restart?: RestartType;
   shutdown?: Shutdown;
+  /** Whether its end can stop its supervisor (see SupervisorOptions.autoShutdown). */
+  significant?: boolean;
   /**
    * Called with each new actor once started (and after every restart), so the application can
    * keep a reference to the current one.
@@ -45,6 +47,7 @@ export function actorSpec<TLogic extends AnyActorLogic>(logic: TLogic, options: 
     restart: options.restart ?? "permanent",
     shutdown: options.shutdown ?? 5_000,
     type: "worker",
+    ...(options.significant !== undefined ? { significant: options.significant } : {}),
     start: (context) => new ActorChild(logic, options, context),
   };
 }
@@ -70,7 +73,7 @@ export class ActorChild implements Child {
     }
     this.actor = actor;
     actor.subscribe({
-      complete: () => this.end(this.stopping ? "shutdown" : "normal"),
+      complete: () => this.end(this.killed ? "killed" : this.stopping ? "shutdown" : "normal"),
       error: (error: unknown) => this.end({ error }),
     });
     if (scope) scope.run(() => actor.start());
@@ -83,7 +86,7 @@ export class ActorChild implements Child {
 
   private readonly scope: ActorScope | undefined;
 
-  private end(reason: "normal" | "shutdown" | { error: unknown }): void {
+  private end(reason: ExitReason): void {
     if (this.ended) return;
     this.ended = true;
     try {
@@ -98,6 +101,7 @@ export class ActorChild implements Child {
   }
 
   private stopping = false;
+  private killed = false;
 
   stop(): void {
     if (this.ended) return;
@@ -107,7 +111,10 @@ export class ActorChild implements Child {
   }
 
   kill(): void {
-    this.stop();
+    if (this.ended) return;
+    this.killed = true;
+    this.actor.stop();
+    this.end("killed");
   }
 
   inspect(): Inspection {

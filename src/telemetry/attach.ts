@@ -24,6 +24,10 @@ const EVENTS: readonly TelemetryEvent[] = [
   "connection:up",
   "connection:down",
   "connection:reconnect",
+  "supervisor:crash",
+  "supervisor:start_error",
+  "supervisor:restart",
+  "supervisor:give_up",
 ];
 
 /** Calls `handler` for each of `events` until `detach(id)`. An id can be attached once. */

@@ -6,13 +6,21 @@
 //   capnweb:connection:up         { name, url }
 //   capnweb:connection:down       { name, url, error }
 //   capnweb:connection:reconnect  { name, url, attempt, delay }
+//   capnweb:supervisor:crash        { supervisor, path, childId, reason, restart }
+//   capnweb:supervisor:start_error  { supervisor, path, childId, error }
+//   capnweb:supervisor:restart      { supervisor, path, childId, restarts }
+//   capnweb:supervisor:give_up      { supervisor, path, childId, cause, maxRestarts, maxSeconds }
+// The supervisor reports are also logged (OTP's crash and supervisor reports): crash, start_error
+// and give_up at error level, restart at info.
 // Publishing checks `hasSubscribers` first, so nobody listening costs a property read.
 
 import diagnostics from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
-import { onConfig } from "../config.js";
+import { config, onConfig } from "../config.js";
 import { logger } from "../logging.js";
 import { observeCalls, observeReleases } from "../protocol/ownership.js";
+import { type ExitReason, describeReason } from "../supervisor/child.js";
+import { type SupervisorReport, observeSupervisorReports } from "../supervisor/reports.js";
 
 export type TelemetryEvent =
   | "call:start"
@@ -21,7 +29,11 @@ export type TelemetryEvent =
   | "release:sent"
   | "connection:up"
   | "connection:down"
-  | "connection:reconnect";
+  | "connection:reconnect"
+  | "supervisor:crash"
+  | "supervisor:start_error"
+  | "supervisor:restart"
+  | "supervisor:give_up";
 
 let prefix = "capnweb";
 const channels = new Map<TelemetryEvent, diagnostics.Channel>();
@@ -85,6 +97,37 @@ observeCalls({
     else publish("call:exception", { path, duration, error });
   },
 });
+
+observeSupervisorReports((event) => {
+  publish(`supervisor:${event.event}`, event);
+  // Only with a logger configured: a crash loop should not build log records for nobody.
+  if (config().logger) logReport(event);
+});
+
+function logReport(event: SupervisorReport): void {
+  const log = logger({ component: "supervisor", supervisor: event.path.join("/") });
+  switch (event.event) {
+    case "crash":
+      log.error({ child: event.childId, restart: event.restart, reason: describeReason(event.reason), err: errorOf(event.reason) }, "child terminated");
+      break;
+    case "start_error":
+      log.error({ child: event.childId, err: event.error }, "restart failed to start the child; trying again");
+      break;
+    case "restart":
+      log.info({ child: event.childId, restarts: event.restarts }, "child restarted");
+      break;
+    case "give_up":
+      log.error(
+        { child: event.childId, err: event.cause, maxRestarts: event.maxRestarts, maxSeconds: event.maxSeconds },
+        "reached max restart intensity; shutting down",
+      );
+      break;
+  }
+}
+
+function errorOf(reason: ExitReason): unknown {
+  return typeof reason === "object" && "error" in reason ? reason.error : undefined;
+}
 
 onConfig((settings) => {
   if (settings.telemetryPrefix !== prefix) setTelemetryPrefix(settings.telemetryPrefix);

@@ -1,0 +1,66 @@
+// Supervisor reports (OTP's supervisor reports, by errorContext): a child's crash
+// (child_terminated), a restart that failed to start (start_error), each restart, and a
+// supervisor giving up at its restart intensity (shutdown, reached_max_restart_intensity).
+// The supervisor only hands them to the observer installed here; logging and telemetry channels
+// live in the layers above, which install one.
+
+import type { ExitReason, RestartType } from "./child.js";
+
+interface ReportBase {
+  /** The supervisor's name. */
+  supervisor: string;
+  /** The names from the root supervisor down to this supervisor. */
+  path: readonly string[];
+  /** The child concerned. */
+  childId: string;
+}
+
+/** A child ended abnormally, or a permanent child ended at all (OTP: child_terminated). */
+export interface ChildCrashReport extends ReportBase {
+  event: "crash";
+  reason: ExitReason;
+  restart: RestartType;
+}
+
+/** A restart attempt failed to start the child; it will be tried again (OTP: start_error). */
+export interface StartErrorReport extends ReportBase {
+  event: "start_error";
+  error: unknown;
+}
+
+/** The child was started again after an exit (its own, or a sibling's under one_for_all / rest_for_one). */
+export interface RestartReport extends ReportBase {
+  event: "restart";
+  /** How many times this child has been restarted. */
+  restarts: number;
+}
+
+/** Too many restarts within the window: the supervisor stopped every child and exited with "shutdown". */
+export interface GiveUpReport extends ReportBase {
+  event: "give_up";
+  /** The failure that was one restart too many (an exit reason's error, or a start error). */
+  cause: unknown;
+  maxRestarts: number;
+  maxSeconds: number;
+}
+
+export type SupervisorReport = ChildCrashReport | StartErrorReport | RestartReport | GiveUpReport;
+
+let reportObserver: ((report: SupervisorReport) => void) | undefined;
+
+/** Installs the one observer of every supervisor's reports (undefined: none). */
+export function observeSupervisorReports(observer: ((report: SupervisorReport) => void) | undefined): void {
+  reportObserver = observer;
+}
+
+export function hasReportObserver(): boolean {
+  return reportObserver !== undefined;
+}
+
+export function report(event: SupervisorReport): void {
+  try {
+    reportObserver?.(event);
+  } catch {
+    // A failing observer must not change what the supervisor does.
+  }
+}
