@@ -37,7 +37,7 @@ function refuse(problem: ChildSpecProblem, message: string): never {
 
 /** Checks one spec and fills in the defaults; throws invalid_child_spec. */
 export function resolveChildSpec(spec: unknown, autoShutdown: AutoShutdown, significantAllowed = true): ResolvedChildSpec {
-  if (typeof spec !== "object" || spec === null) refuse("missing_id", `A child spec must be an object, got ${String(spec)}.`);
+  if (typeof spec !== "object" || spec === null) refuse("not_a_child_spec", `A child spec must be an object, got ${String(spec)}.`);
   const s = spec as Partial<ChildSpec>;
   if (typeof s.id !== "string" || s.id === "") refuse("missing_id", `A child spec needs an id (a non-empty string), got ${String(s.id)}.`);
   const name = `Child ${s.id}`;
@@ -66,7 +66,7 @@ export function resolveChildSpec(spec: unknown, autoShutdown: AutoShutdown, sign
 
 /** Checks every spec and that no two share an id, before any starts. */
 export function resolveChildSpecs(specs: unknown, autoShutdown: AutoShutdown, significantAllowed = true): ResolvedChildSpec[] {
-  if (!Array.isArray(specs)) refuse("missing_id", "The children must be an array of child specs.");
+  if (!Array.isArray(specs)) refuse("not_a_child_spec", "The children must be an array of child specs.");
   const ids = new Set<string>();
   return specs.map((spec) => {
     const resolved = resolveChildSpec(spec, autoShutdown, significantAllowed);

@@ -23,6 +23,8 @@ export type SupervisorErrorCode =
 
 /** What is wrong with a refused child spec (OTP's names). */
 export type ChildSpecProblem =
+  /** Not an object at all (OTP's invalid_child_spec). */
+  | "not_a_child_spec"
   | "missing_id"
   | "missing_start"
   | "invalid_restart_type"
