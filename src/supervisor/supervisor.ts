@@ -36,6 +36,7 @@ import {
   isAbnormal,
 } from "./child.js";
 import { actorSpec } from "./actor-child.js";
+import type { ChildCounts, ChildStatus, Inspector, SupervisorInspection, SupervisorStatus } from "./inspection.js";
 import {
   type AutoShutdown,
   type ResolvedChildSpec,
@@ -61,8 +62,8 @@ export interface SupervisorOptions {
   /** The window of the intensity limit, seconds, > 0 (default 5). */
   maxSeconds?: number;
   name?: string;
-  /** XState inspection observer, handed to every actor in the tree. */
-  inspect?: (event: unknown) => void;
+  /** XState inspection, handed to every actor in the tree: a function or an XState Observer. */
+  inspect?: Inspector;
   /** Refuse new children beyond this many: an integer >= 0, or Infinity (the default). */
   maxChildren?: number;
   /** Whether the end of significant children stops this supervisor (default "never"). */
@@ -76,69 +77,12 @@ export interface SupervisorSpecOptions extends SupervisorOptions {
   significant?: boolean;
 }
 
-/** Where a child is in its life, as seen by its supervisor. */
-export type ChildStatus =
-  /** Its first start (or a restartChild) is under way. */
-  | "starting"
-  | "running"
-  /** It exited and is being brought back, or a restart failed and is to be tried again. */
-  | "restarting"
-  | "stopping"
-  /** Listed, not running: terminated, ignored its start, or a transient child that ended normally. */
-  | "stopped";
-
-export type SupervisorStatus = "starting" | "running" | "stopping" | "stopped";
-
 /** One entry of whichChildren() (OTP's which_children). */
 export interface WhichChild {
   id: string;
   /** The running child; "restarting" between failed restart attempts; undefined when not running. */
   child: Child | "restarting" | undefined;
   type: ChildType;
-}
-
-/** countChildren() (OTP's count_children). */
-export interface ChildCounts {
-  /** Children listed, running or not. */
-  specs: number;
-  /** Children running. */
-  active: number;
-  /** Children of type supervisor, running or not. */
-  supervisors: number;
-  /** Children of type worker, running or not. */
-  workers: number;
-}
-
-/** A child, as its supervisor's inspect() shows it. */
-export interface SupervisedChildInspection {
-  id: string;
-  type: ChildType;
-  restart: RestartType;
-  significant: boolean;
-  status: ChildStatus;
-  /** How many times it has been restarted. */
-  restarts: number;
-  uptimeMs: number;
-  /** The last abnormal exit, or the last failed restart. */
-  lastError?: string;
-  /** The running child's own inspection. */
-  actor?: Inspection;
-}
-
-export interface SupervisorInspection extends Inspection {
-  kind: "supervisor";
-  name: string;
-  status: SupervisorStatus;
-  strategy: Strategy;
-  autoShutdown: AutoShutdown;
-  restarts: { used: number; max: number; withinSeconds: number };
-  uptimeMs: number;
-  counts: ChildCounts;
-  /** How the supervisor ended, once it has. */
-  exit?: string;
-  /** Why it gave up, when it did (its exit reason is "shutdown"). */
-  exitCause?: string;
-  children: SupervisedChildInspection[];
 }
 
 class Entry {
