@@ -53,10 +53,6 @@ export function observeSupervisorReports(observer: ((report: SupervisorReport) =
   reportObserver = observer;
 }
 
-export function hasReportObserver(): boolean {
-  return reportObserver !== undefined;
-}
-
 export function report(event: SupervisorReport): void {
   try {
     reportObserver?.(event);
