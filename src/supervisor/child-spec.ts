@@ -23,8 +23,17 @@ export interface ResolvedChildSpec extends ChildSpec {
   significant: boolean;
 }
 
-const RESTART_TYPES: readonly unknown[] = ["permanent", "transient", "temporary"];
-const CHILD_TYPES: readonly unknown[] = ["worker", "supervisor"];
+/** The checked spec a supervisor keeps: the defaults filled in, and the spec as given. */
+export interface CheckedChildSpec {
+  readonly id: string;
+  readonly start: (context: StartContext) => StartResult | Promise<StartResult>;
+  readonly restart: RestartType;
+  readonly shutdown: Shutdown;
+  readonly type: ChildType;
+  readonly significant: boolean;
+  readonly given: ChildSpec;
+}
+
 export const STRATEGIES: readonly unknown[] = ["one_for_one", "one_for_all", "rest_for_one"];
 const AUTO_SHUTDOWNS: readonly unknown[] = ["never", "any_significant", "all_significant"];
 
@@ -36,18 +45,18 @@ function refuse(problem: ChildSpecProblem, message: string): never {
 }
 
 /** Checks one spec and fills in the defaults; throws invalid_child_spec. */
-export function resolveChildSpec(spec: unknown, autoShutdown: AutoShutdown, significantAllowed = true): ResolvedChildSpec {
+export function resolveChildSpec(spec: unknown, autoShutdown: AutoShutdown, significantAllowed = true): CheckedChildSpec {
   if (typeof spec !== "object" || spec === null) refuse("not_a_child_spec", `A child spec must be an object, got ${String(spec)}.`);
   const s = spec as Partial<ChildSpec>;
   if (typeof s.id !== "string" || s.id === "") refuse("missing_id", `A child spec needs an id (a non-empty string), got ${String(s.id)}.`);
   const name = `Child ${s.id}`;
   if (typeof s.start !== "function") refuse("missing_start", `${name} needs a start function.`);
   const restart = s.restart ?? "permanent";
-  if (!RESTART_TYPES.includes(restart)) {
+  if (restart !== "permanent" && restart !== "transient" && restart !== "temporary") {
     refuse("invalid_restart_type", `${name}: restart must be "permanent", "transient" or "temporary", got ${String(restart)}.`);
   }
   const type = s.type ?? "worker";
-  if (!CHILD_TYPES.includes(type)) refuse("invalid_child_type", `${name}: type must be "worker" or "supervisor", got ${String(type)}.`);
+  if (type !== "worker" && type !== "supervisor") refuse("invalid_child_type", `${name}: type must be "worker" or "supervisor", got ${String(type)}.`);
   const shutdown = s.shutdown ?? (type === "supervisor" ? "infinity" : 5_000);
   if (shutdown !== "brutal_kill" && shutdown !== "infinity" && !(Number.isInteger(shutdown) && shutdown >= 0 && shutdown <= MAX_TIMEOUT_MS)) {
     refuse("invalid_shutdown", `${name}: shutdown must be an integer number of ms from 0 to ${MAX_TIMEOUT_MS}, "brutal_kill" or "infinity", got ${String(shutdown)}.`);
@@ -61,11 +70,12 @@ export function resolveChildSpec(spec: unknown, autoShutdown: AutoShutdown, sign
   if (significant && autoShutdown === "never") {
     refuse("bad_combination", `${name} is significant, but its supervisor's autoShutdown is "never".`);
   }
-  return { ...s, id: s.id, start: s.start, restart, type, shutdown, significant } as ResolvedChildSpec;
+  // Checked and defaulted, without copying the spec: starts are on the fast path of a dynamic supervisor.
+  return { id: s.id, start: s.start, restart, shutdown, type, significant, given: spec as ChildSpec };
 }
 
 /** Checks every spec and that no two share an id, before any starts. */
-export function resolveChildSpecs(specs: unknown, autoShutdown: AutoShutdown, significantAllowed = true): ResolvedChildSpec[] {
+export function resolveChildSpecs(specs: unknown, autoShutdown: AutoShutdown, significantAllowed = true): CheckedChildSpec[] {
   if (!Array.isArray(specs)) refuse("not_a_child_spec", "The children must be an array of child specs.");
   const ids = new Set<string>();
   return specs.map((spec) => {

@@ -46,16 +46,27 @@ export interface GiveUpReport extends ReportBase {
 
 export type SupervisorReport = ChildCrashReport | StartErrorReport | RestartReport | GiveUpReport;
 
-let reportObserver: ((report: SupervisorReport) => void) | undefined;
+/** Receives every supervisor's reports; `wants` says, before one is built, whether it would be used. */
+export interface ReportObserver {
+  wants(event: SupervisorReport["event"]): boolean;
+  report(report: SupervisorReport): void;
+}
 
-/** Installs the one observer of every supervisor's reports (undefined: none). */
-export function observeSupervisorReports(observer: ((report: SupervisorReport) => void) | undefined): void {
-  reportObserver = observer;
+let reportObserver: ReportObserver | undefined;
+
+/** Installs the one observer of every supervisor's reports (undefined: none); a function takes them all. */
+export function observeSupervisorReports(observer: ReportObserver | ((report: SupervisorReport) => void) | undefined): void {
+  reportObserver = typeof observer === "function" ? { wants: () => true, report: observer } : observer;
+}
+
+/** Whether a report of this kind would reach anyone (so that a crash loop builds none for nobody). */
+export function reporting(event: SupervisorReport["event"]): boolean {
+  return reportObserver !== undefined && reportObserver.wants(event);
 }
 
 export function report(event: SupervisorReport): void {
   try {
-    reportObserver?.(event);
+    reportObserver?.report(event);
   } catch {
     // A failing observer must not change what the supervisor does.
   }

@@ -39,6 +39,7 @@ import { actorSpec } from "./actor-child.js";
 import type { ChildCounts, ChildStatus, Inspector, SupervisorInspection, SupervisorStatus } from "./inspection.js";
 import {
   type AutoShutdown,
+  type CheckedChildSpec,
   type ResolvedChildSpec,
   type ResolvedOptions,
   type Strategy,
@@ -47,7 +48,7 @@ import {
   resolveOptions,
 } from "./child-spec.js";
 import { SupervisorError } from "./errors.js";
-import { report } from "./reports.js";
+import { report, reporting } from "./reports.js";
 
 export { SupervisorError } from "./errors.js";
 export type { AutoShutdown, ResolvedChildSpec, Strategy } from "./child-spec.js";
@@ -98,12 +99,12 @@ class Entry {
   generation = 0;
   /** Which scheduled retry is the current one. */
   retryToken = 0;
-  /** The start in progress, if any. */
+  /** The start in progress (or, after a start that threw at once, that settled start). */
   starting: Promise<Child | undefined> | undefined;
   /** An exit that came while the supervisor was still starting its children. */
   exitDuringStart: { reason: ExitReason; failure: unknown; generation: number } | undefined;
 
-  constructor(readonly spec: ResolvedChildSpec) {}
+  constructor(readonly spec: CheckedChildSpec) {}
 
   failed(error: unknown): void {
     this.lastError = error;
@@ -178,7 +179,7 @@ export class Supervisor implements Child {
   }
 
   protected async startInitial(specs: readonly ChildSpec[]): Promise<void> {
-    let resolved: ResolvedChildSpec[];
+    let resolved: CheckedChildSpec[];
     try {
       // All specs are checked before anything starts, as OTP does.
       resolved = resolveChildSpecs(specs, this.autoShutdown, this.significantAllowed);
@@ -291,7 +292,9 @@ export class Supervisor implements Child {
   /** A child's spec with the defaults filled in, or undefined if there is no such child. */
   getChildSpec(id: string): ResolvedChildSpec | undefined {
     const spec = this.entries.get(id)?.spec;
-    return spec ? { ...spec } : undefined;
+    if (!spec) return undefined;
+    const { id: _, start, restart, shutdown, type, significant } = spec;
+    return { ...spec.given, id, start, restart, shutdown, type, significant };
   }
 
   /** Every listed child, in start order. */
@@ -350,14 +353,10 @@ export class Supervisor implements Child {
   // ---------------------------------------------------------------------------------------------
   // Child exits and restarts
 
-  private async startEntry(entry: Entry, status: "starting" | "restarting"): Promise<Child | undefined> {
+  private startEntry(entry: Entry, status: "starting" | "restarting"): Promise<Child | undefined> {
     const run = this.runStart(entry, status);
     entry.starting = run;
-    try {
-      return await run;
-    } finally {
-      if (entry.starting === run) entry.starting = undefined;
-    }
+    return run;
   }
 
   private async runStart(entry: Entry, status: "starting" | "restarting"): Promise<Child | undefined> {
@@ -366,10 +365,12 @@ export class Supervisor implements Child {
     let result: StartResult;
     try {
       result = await entry.spec.start(this.context);
+      entry.starting = undefined;
       if (result !== "ignore" && !isChild(result)) {
         throw new SupervisorError("start_failed", `${this.name}: the start of ${entry.spec.id} returned neither a Child nor "ignore".`);
       }
     } catch (error) {
+      entry.starting = undefined;
       entry.status = "stopped";
       entry.failed(error);
       throw error;
@@ -423,7 +424,7 @@ export class Supervisor implements Child {
     const restart = entry.spec.restart;
     const abnormal = isAbnormal(reason);
     if (restart === "permanent" || abnormal) {
-      report({ event: "crash", supervisor: this.name, path: this.context.path, childId: entry.spec.id, reason, restart });
+      if (reporting("crash")) report({ event: "crash", supervisor: this.name, path: this.context.path, childId: entry.spec.id, reason, restart });
     }
     if (wantsRestart(restart, reason)) {
       await this.restart(entry, failure);
@@ -446,7 +447,7 @@ export class Supervisor implements Child {
     // ends the loop, a stop) are served first, and timers and I/O run between attempts.
     const { entry, error } = failed;
     entry.status = "restarting";
-    report({ event: "start_error", supervisor: this.name, path: this.context.path, childId: entry.spec.id, error });
+    if (reporting("start_error")) report({ event: "start_error", supervisor: this.name, path: this.context.path, childId: entry.spec.id, error });
     const token = ++entry.retryToken;
     later(() => void this.serialized(() => this.retry(entry, token, error)).catch(noop));
   }
@@ -482,8 +483,8 @@ export class Supervisor implements Child {
       entry.restarts++;
       try {
         const child = await this.startEntry(entry, "restarting");
-        if (child) report({ event: "restart", supervisor: this.name, path: this.context.path, childId: entry.spec.id, restarts: entry.restarts });
-        else this.forgetIfNotKept(entry);
+        if (!child) this.forgetIfNotKept(entry);
+        else if (reporting("restart")) report({ event: "restart", supervisor: this.name, path: this.context.path, childId: entry.spec.id, restarts: entry.restarts });
       } catch (error) {
         return { entry, error };
       }
@@ -511,7 +512,7 @@ export class Supervisor implements Child {
       `${this.name} reached its restart intensity (${this.maxRestarts} in ${this.maxSeconds}s); last failure in ${entry.spec.id}: ${messageOf(failure)}`,
       { cause: failure },
     );
-    report({
+    if (reporting("give_up")) report({
       event: "give_up",
       supervisor: this.name,
       path: this.context.path,

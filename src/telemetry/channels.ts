@@ -98,10 +98,20 @@ observeCalls({
   },
 });
 
-observeSupervisorReports((event) => {
-  publish(`supervisor:${event.event}`, event);
-  // Only with a logger configured: a crash loop should not build log records for nobody.
-  if (config().logger) logReport(event);
+const SUPERVISOR_EVENTS = {
+  crash: "supervisor:crash",
+  start_error: "supervisor:start_error",
+  restart: "supervisor:restart",
+  give_up: "supervisor:give_up",
+} as const satisfies Record<SupervisorReport["event"], TelemetryEvent>;
+
+observeSupervisorReports({
+  // Reports are built only for a configured logger or a subscribed channel.
+  wants: (event) => config().logger !== undefined || channel(SUPERVISOR_EVENTS[event]).hasSubscribers,
+  report(event) {
+    publish(SUPERVISOR_EVENTS[event.event], event);
+    if (config().logger) logReport(event);
+  },
 });
 
 function logReport(event: SupervisorReport): void {
