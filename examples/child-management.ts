@@ -10,9 +10,9 @@ const idle = createMachine({ id: "idle", initial: "waiting", states: { waiting: 
 
 async function main() {
   const reports: string[] = [];
-  CapnWeb.telemetry.attach("example", ["supervisor:crash", "supervisor:start_error", "supervisor:restart", "supervisor:give_up"], (event, report) =>
-    reports.push(`${event} ${report.childId}`),
-  );
+  CapnWeb.telemetry.attach("example", ["supervisor:crash", "supervisor:start_error", "supervisor:restart", "supervisor:give_up"], (event, report) => {
+    reports.push(`${event} ${report.childId}`);
+  });
 
   // Child management.
   const app = await CapnWeb.Supervisor.start(

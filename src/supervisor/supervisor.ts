@@ -127,6 +127,7 @@ export class Supervisor implements Child {
   readonly autoShutdown: AutoShutdown;
   readonly exited: Promise<ExitReason>;
   private readonly exit: (reason: ExitReason) => void;
+  /** @internal */
   protected readonly entries = new Map<string, Entry>();
   /** Restart times, oldest first; the ones before `restartLogHead` have left the window. */
   private readonly restartLog: number[] = [];
@@ -575,6 +576,7 @@ export class Supervisor implements Child {
   }
 
   /** Stops one child within its shutdown time, killing it after. */
+  /** @internal */
   protected async terminate(entry: Entry): Promise<void> {
     entry.generation++;
     entry.retryToken++;

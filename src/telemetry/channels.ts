@@ -18,22 +18,43 @@ import diagnostics from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
 import { config, onConfig } from "../config.js";
 import { logger } from "../logging.js";
-import { observeCalls, observeReleases } from "../protocol/ownership.js";
+import type { CapnWebError } from "../protocol/errors.js";
+import { type ReleaseEvent, observeCalls, observeReleases } from "../protocol/ownership.js";
 import { type ExitReason, describeReason } from "../supervisor/child.js";
-import { type SupervisorReport, observeSupervisorReports } from "../supervisor/reports.js";
+import {
+  type ChildCrashReport,
+  type GiveUpReport,
+  type RestartReport,
+  type StartErrorReport,
+  type SupervisorReport,
+  observeSupervisorReports,
+} from "../supervisor/reports.js";
 
-export type TelemetryEvent =
-  | "call:start"
-  | "call:stop"
-  | "call:exception"
-  | "release:sent"
-  | "connection:up"
-  | "connection:down"
-  | "connection:reconnect"
-  | "supervisor:crash"
-  | "supervisor:start_error"
-  | "supervisor:restart"
-  | "supervisor:give_up";
+/** What each event's channel publishes. */
+export interface TelemetryMessages {
+  /** `path`: the method's path, dotted (`users.get`). */
+  "call:start": { path: string };
+  /** `duration`: ms from the call to its answer. */
+  "call:stop": { path: string; duration: number };
+  "call:exception": { path: string; duration: number; error: CapnWebError };
+  "release:sent": ReleaseEvent;
+  "connection:up": { name: string; url: string };
+  "connection:down": { name: string; url: string; error: CapnWebError };
+  /** `attempt` counts from 1 after each drop; `delay`: ms until the attempt. */
+  "connection:reconnect": { name: string; url: string; attempt: number; delay: number };
+  /** A child ended abnormally, or a permanent child ended at all (OTP: child_terminated). */
+  "supervisor:crash": ChildCrashReport;
+  /** A restart failed to start the child; it is tried again (OTP: start_error). */
+  "supervisor:start_error": StartErrorReport;
+  "supervisor:restart": RestartReport;
+  /** Max restart intensity: the supervisor stopped its children and exited with shutdown. */
+  "supervisor:give_up": GiveUpReport;
+}
+
+export type TelemetryEvent = keyof TelemetryMessages;
+
+/** A message of one of `E`'s channels (a union when `E` is). */
+export type TelemetryMessage<E extends TelemetryEvent = TelemetryEvent> = TelemetryMessages[E];
 
 let prefix = "capnweb";
 const channels = new Map<TelemetryEvent, diagnostics.Channel>();
@@ -56,7 +77,7 @@ export function telemetryPrefix(): string {
   return prefix;
 }
 
-export function publish(event: TelemetryEvent, message: object): void {
+export function publish<E extends TelemetryEvent>(event: E, message: TelemetryMessages[E]): void {
   const target = channel(event);
   if (target.hasSubscribers) target.publish(message);
 }

@@ -15,6 +15,22 @@ export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 // RFC 6455 section 5.5: a control frame payload is at most 125 bytes, 2 of which hold the code.
 const MAX_CLOSE_REASON_BYTES = 123;
 
+/**
+ * A `ws` WebSocket, as far as this transport uses one. Declared here rather than taken from `ws`'s
+ * types, so that an application type-checks against our declarations without `@types/ws`.
+ */
+export interface NodeWebSocket {
+  readonly readyState: number;
+  on(event: "message", listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
+  on(event: "close", listener: (code: number, reason: Buffer) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "pong", listener: () => void): unknown;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  ping(): void;
+  terminate(): void;
+}
+
 export class WebSocketTransport implements Transport {
   readonly kind = "websocket";
   readonly #socket: WebSocket;
@@ -23,7 +39,8 @@ export class WebSocketTransport implements Transport {
   #corked: Duplex | undefined;
 
   /** `socket` must be open already (a server socket, or a client socket after 'open'). */
-  constructor(socket: WebSocket) {
+  constructor(ws: NodeWebSocket) {
+    const socket = ws as WebSocket;
     this.#socket = socket;
     socket.on("message", this.#onMessage);
     socket.on("close", this.#onClose);

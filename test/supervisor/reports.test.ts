@@ -57,7 +57,7 @@ describe("supervisor reports", () => {
     });
     cleanups.push(() => listeners.forEach((off) => off()));
     const attached: string[] = [];
-    CapnWeb.telemetry.attach("supervisor-reports-test", ["supervisor:crash", "supervisor:give_up"], (event) => attached.push(event));
+    CapnWeb.telemetry.attach("supervisor-reports-test", ["supervisor:crash", "supervisor:give_up"], (event, _report) => void attached.push(event));
     cleanups.push(() => CapnWeb.telemetry.detach("supervisor-reports-test"));
 
     const h = new Harness();
