@@ -44,13 +44,21 @@ export {
   SupervisorError,
   type AutoShutdown,
   type ResolvedChildSpec,
+  type ResolvedSupervisorOptions,
   type Strategy,
   type SupervisorOptions,
   type SupervisorSpecOptions,
   type WhichChild,
 } from "./supervisor/supervisor.js";
 export type { ChildSpecProblem, SupervisorErrorCode, SupervisorOptionProblem } from "./supervisor/errors.js";
-export type { ChildCrashReport, GiveUpReport, RestartReport, StartErrorReport, SupervisorReport } from "./supervisor/reports.js";
+export type {
+  ChildCrashReport,
+  GiveUpReport,
+  RestartReport,
+  StartErrorReport,
+  SupervisorReport,
+  SupervisorReportBase,
+} from "./supervisor/reports.js";
 export { DynamicSupervisor, type DynamicSupervisorOptions } from "./supervisor/dynamic-supervisor.js";
 export { Registry, RegistryError, type Name } from "./supervisor/registry.js";
 export { Backoff, type BackoffOptions, type BackoffKind } from "./supervisor/backoff.js";

@@ -90,7 +90,8 @@ function refuseOption(problem: SupervisorOptionProblem, message: string): never 
   throw new SupervisorError("invalid_options", message, { problem });
 }
 
-export interface ResolvedOptions {
+/** Supervisor options, checked and with the defaults filled in. */
+export interface ResolvedSupervisorOptions {
   name: string;
   strategy: Strategy;
   maxRestarts: number;
@@ -109,7 +110,7 @@ export interface OptionsToResolve {
 }
 
 /** Checks supervisor options (OTP's supervisor flags) and fills in the defaults. */
-export function resolveOptions(options: OptionsToResolve, defaultName: string, autoShutdownAllowed = true): ResolvedOptions {
+export function resolveOptions(options: OptionsToResolve, defaultName: string, autoShutdownAllowed = true): ResolvedSupervisorOptions {
   const name = options.name ?? defaultName;
   if (typeof name !== "string" || name === "") refuseOption("invalid_name", `A supervisor's name must be a non-empty string, got ${String(name)}.`);
   const strategy = options.strategy ?? "one_for_one";

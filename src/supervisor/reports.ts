@@ -6,7 +6,8 @@
 
 import type { ExitReason, RestartType } from "./child.js";
 
-interface ReportBase {
+/** What every supervisor report says. */
+export interface SupervisorReportBase {
   /** The supervisor's name. */
   supervisor: string;
   /** The names from the root supervisor down to this supervisor. */
@@ -16,27 +17,27 @@ interface ReportBase {
 }
 
 /** A child ended abnormally, or a permanent child ended at all (OTP: child_terminated). */
-export interface ChildCrashReport extends ReportBase {
+export interface ChildCrashReport extends SupervisorReportBase {
   event: "crash";
   reason: ExitReason;
   restart: RestartType;
 }
 
 /** A restart attempt failed to start the child; it will be tried again (OTP: start_error). */
-export interface StartErrorReport extends ReportBase {
+export interface StartErrorReport extends SupervisorReportBase {
   event: "start_error";
   error: unknown;
 }
 
 /** The child was started again after an exit (its own, or a sibling's under one_for_all / rest_for_one). */
-export interface RestartReport extends ReportBase {
+export interface RestartReport extends SupervisorReportBase {
   event: "restart";
   /** How many times this child has been restarted. */
   restarts: number;
 }
 
 /** Too many restarts within the window: the supervisor stopped every child and exited with "shutdown". */
-export interface GiveUpReport extends ReportBase {
+export interface GiveUpReport extends SupervisorReportBase {
   event: "give_up";
   /** The failure that was one restart too many (an exit reason's error, or a start error). */
   cause: unknown;

@@ -41,7 +41,7 @@ import {
   type AutoShutdown,
   type CheckedChildSpec,
   type ResolvedChildSpec,
-  type ResolvedOptions,
+  type ResolvedSupervisorOptions,
   type Strategy,
   resolveChildSpec,
   resolveChildSpecs,
@@ -51,7 +51,7 @@ import { SupervisorError } from "./errors.js";
 import { report, reporting } from "./reports.js";
 
 export { SupervisorError } from "./errors.js";
-export type { AutoShutdown, ResolvedChildSpec, Strategy } from "./child-spec.js";
+export type { AutoShutdown, ResolvedChildSpec, ResolvedSupervisorOptions, Strategy } from "./child-spec.js";
 
 export interface SupervisorOptions {
   strategy?: Strategy;
@@ -142,7 +142,7 @@ export class Supervisor implements Child {
   protected keepsStoppedChildren = true;
   protected significantAllowed = true;
 
-  protected constructor(options: ResolvedOptions, inspect: SupervisorOptions["inspect"], parent: StartContext | undefined) {
+  protected constructor(options: ResolvedSupervisorOptions, inspect: SupervisorOptions["inspect"], parent: StartContext | undefined) {
     this.name = options.name;
     this.strategy = options.strategy;
     this.maxRestarts = options.maxRestarts;
@@ -575,8 +575,7 @@ export class Supervisor implements Child {
     for (const entry of [...this.entries.values()].reverse()) await this.terminate(entry);
   }
 
-  /** Stops one child within its shutdown time, killing it after. */
-  /** @internal */
+  /** @internal Stops one child within its shutdown time, killing it after. */
   protected async terminate(entry: Entry): Promise<void> {
     entry.generation++;
     entry.retryToken++;
