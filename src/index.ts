@@ -100,6 +100,8 @@ export {
   type TargetInspection,
 } from "./actors/target-actor.js";
 export { scope, withCapability } from "./actors/scope.js";
+export { restorable, ready, type ReadyOptions } from "./actors/restore.js";
+export type { RestorableOptions, RestorableInspection, RestorableState } from "./actors/restorables.js";
 export { Owner } from "./actors/owner.js";
 export type { ReleaseReason, ReleaseEvent, StubOwner } from "./protocol/ownership.js";
 export { channel as telemetryChannel, type TelemetryEvent, type TelemetryMessages, type TelemetryMessage } from "./telemetry/channels.js";

@@ -31,6 +31,8 @@ const EVENTS: readonly TelemetryEvent[] = [
   "connection:up",
   "connection:down",
   "connection:reconnect",
+  "connection:restored",
+  "restore:failed",
   "supervisor:crash",
   "supervisor:start_error",
   "supervisor:restart",

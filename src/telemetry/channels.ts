@@ -42,6 +42,10 @@ export interface TelemetryMessages {
   "connection:down": { name: string; url: string; error: CapnWebError };
   /** `attempt` counts from 1 after each drop; `delay`: ms until the attempt. */
   "connection:reconnect": { name: string; url: string; attempt: number; delay: number };
+  /** A new connection's restorables answered: how many were restored, how many failed, in ms. */
+  "connection:restored": { name: string; url: string; restored: number; failed: number; duration: number };
+  /** One restorable could not be restored; `error` (type `restore_failed`) carries the cause. */
+  "restore:failed": { name: string; url: string; restorable: string; error: CapnWebError };
   /** A child ended abnormally, or a permanent child ended at all (OTP: child_terminated). */
   "supervisor:crash": ChildCrashReport;
   /** A restart failed to start the child; it is tried again (OTP: start_error). */
