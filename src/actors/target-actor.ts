@@ -11,7 +11,7 @@
 import { type AnyActorLogic, type AnyActorRef, createActor } from "xstate";
 import { CapnWebError } from "../protocol/errors.js";
 import { isBlockedName } from "../protocol/limits.js";
-import { Target, isTarget } from "../protocol/target.js";
+import { Target, isTarget, referencesOf } from "../protocol/target.js";
 import { logger } from "../logging.js";
 import { Owner, setTargetOwner } from "./owner.js";
 
@@ -27,6 +27,8 @@ export interface TargetInspection {
   calls: number;
   /** Capabilities the actor obtained and still holds. */
   holding: number;
+  /** What refers to it now: the application's capability and every export of it on a connection. */
+  references: number;
   /** A stateful target's state. */
   state?: unknown;
   /** An XState target's state value. */
@@ -206,6 +208,7 @@ export class TargetActor<S = unknown> {
       ...(this.stopReason ? { stopReason: this.stopReason } : {}),
       calls: this.calls,
       holding: this.owner.holding,
+      references: referencesOf(this.facade),
       ...(this.kind === "stateful" ? { state: this.state } : {}),
       ...(this.xstate ? { value: (this.xstate.getSnapshot() as { value?: unknown }).value } : {}),
     };
