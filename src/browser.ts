@@ -39,17 +39,37 @@ export * as transports from "./transports/browser.js";
 export { RpcSession, type SessionOptions, type FrameSink } from "./protocol/session.js";
 
 // Supervision (knows nothing of Cap'n Web) and the actors that put sessions under it.
-export { Supervisor, SupervisorError, type Strategy, type SupervisorOptions } from "./supervisor/supervisor.js";
+export {
+  Supervisor,
+  SupervisorError,
+  type AutoShutdown,
+  type ResolvedChildSpec,
+  type ResolvedSupervisorOptions,
+  type Strategy,
+  type SupervisorOptions,
+  type SupervisorSpecOptions,
+  type WhichChild,
+} from "./supervisor/supervisor.js";
+export type { ChildSpecProblem, SupervisorErrorCode, SupervisorOptionProblem } from "./supervisor/errors.js";
+export type {
+  ChildCrashReport,
+  GiveUpReport,
+  RestartReport,
+  StartErrorReport,
+  SupervisorReport,
+  SupervisorReportBase,
+} from "./supervisor/reports.js";
 export { DynamicSupervisor, type DynamicSupervisorOptions } from "./supervisor/dynamic-supervisor.js";
 export { Registry, RegistryError, type Name } from "./supervisor/registry.js";
 export { Backoff, type BackoffOptions, type BackoffKind } from "./supervisor/backoff.js";
-export type { Child, ChildSpec, ExitReason, RestartType, Shutdown, StartContext } from "./supervisor/child.js";
+export type { Child, ChildSpec, ChildType, ExitReason, RestartType, Shutdown, StartContext, StartResult } from "./supervisor/child.js";
 export type {
   Inspection,
   Inspector,
   SupervisorInspection,
   SupervisorStatus,
   ChildInspection,
+  ChildCounts,
   ChildStatus,
   ActorInspection,
 } from "./supervisor/inspection.js";

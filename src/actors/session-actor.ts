@@ -423,13 +423,14 @@ export class SessionActor implements Child, RestoreHost {
 
   kill(): void {
     this.stopping = true;
-    this.end("shutdown");
+    this.end("killed");
   }
 
   private end(reason: ExitReason): void {
     if (this.ended) return;
     this.ended = true;
-    if (typeof reason === "object") logger({ session: this.label }).error({ err: reason.error }, "session ended abnormally");
+    const failure = typeof reason === "object" && "error" in reason ? reason.error : undefined;
+    if (failure !== undefined) logger({ session: this.label }).error({ err: failure }, "session ended abnormally");
     this.closeConnection();
     const stopped = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
     for (const waiter of [...this.queue.splice(0), ...this.readyWaiters.splice(0)]) {
@@ -441,7 +442,7 @@ export class SessionActor implements Child, RestoreHost {
     this.notify("ended");
     this.watchers.clear();
     stopSessionActor(this.systemRoot, this.actor);
-    this.settleFirstOutcome(typeof reason === "object" ? reason.error : undefined);
+    this.settleFirstOutcome(failure);
     this.exit(reason);
   }
 

@@ -33,6 +33,10 @@ const EVENTS: readonly TelemetryEvent[] = [
   "connection:reconnect",
   "connection:restored",
   "restore:failed",
+  "supervisor:crash",
+  "supervisor:start_error",
+  "supervisor:restart",
+  "supervisor:give_up",
 ];
 
 /** Calls `handler` for each of `events` until `detach(id)`. An id can be attached once. */

@@ -6,15 +6,30 @@
 //   capnweb:connection:up         { name, url }
 //   capnweb:connection:down       { name, url, error }
 //   capnweb:connection:reconnect  { name, url, attempt, delay }
+//   capnweb:supervisor:crash        { supervisor, path, childId, reason, restart }
+//   capnweb:supervisor:start_error  { supervisor, path, childId, error }
+//   capnweb:supervisor:restart      { supervisor, path, childId, restarts }
+//   capnweb:supervisor:give_up      { supervisor, path, childId, cause, maxRestarts, maxSeconds }
+// The supervisor reports are also logged (OTP's crash and supervisor reports): crash, start_error
+// and give_up at error level, restart at info.
 // Publishing checks `hasSubscribers` first, so nobody listening costs a property read. Where the
 // runtime has no node:diagnostics_channel (a browser), a stand-in with the same surface carries
 // them, and `telemetry.attach` works the same.
 
 import { type Channel, diagnostics } from "../platform/diagnostics.js";
-import { onConfig } from "../config.js";
+import { config, onConfig } from "../config.js";
 import { logger } from "../logging.js";
 import type { CapnWebError } from "../protocol/errors.js";
 import { type ReleaseEvent, observeCalls, observeReleases } from "../protocol/ownership.js";
+import { type ExitReason, describeReason } from "../supervisor/child.js";
+import {
+  type ChildCrashReport,
+  type GiveUpReport,
+  type RestartReport,
+  type StartErrorReport,
+  type SupervisorReport,
+  observeSupervisorReports,
+} from "../supervisor/reports.js";
 
 /** What each event's channel publishes. */
 export interface TelemetryMessages {
@@ -32,6 +47,13 @@ export interface TelemetryMessages {
   "connection:restored": { name: string; url: string; restored: number; failed: number; duration: number };
   /** One restorable could not be restored; `error` (type `restore_failed`) carries the cause. */
   "restore:failed": { name: string; url: string; restorable: string; error: CapnWebError };
+  /** A child ended abnormally, or a permanent child ended at all (OTP: child_terminated). */
+  "supervisor:crash": ChildCrashReport;
+  /** A restart failed to start the child; it is tried again (OTP: start_error). */
+  "supervisor:start_error": StartErrorReport;
+  "supervisor:restart": RestartReport;
+  /** Max restart intensity: the supervisor stopped its children and exited with shutdown. */
+  "supervisor:give_up": GiveUpReport;
 }
 
 export type TelemetryEvent = keyof TelemetryMessages;
@@ -101,6 +123,47 @@ observeCalls({
     else publish("call:exception", { path, duration, error });
   },
 });
+
+const SUPERVISOR_EVENTS = {
+  crash: "supervisor:crash",
+  start_error: "supervisor:start_error",
+  restart: "supervisor:restart",
+  give_up: "supervisor:give_up",
+} as const satisfies Record<SupervisorReport["event"], TelemetryEvent>;
+
+observeSupervisorReports({
+  // Reports are built only for a configured logger or a subscribed channel.
+  wants: (event) => config().logger !== undefined || channel(SUPERVISOR_EVENTS[event]).hasSubscribers,
+  report(event) {
+    publish(SUPERVISOR_EVENTS[event.event], event);
+    if (config().logger) logReport(event);
+  },
+});
+
+function logReport(event: SupervisorReport): void {
+  const log = logger({ component: "supervisor", supervisor: event.path.join("/") });
+  switch (event.event) {
+    case "crash":
+      log.error({ child: event.childId, restart: event.restart, reason: describeReason(event.reason), err: errorOf(event.reason) }, "child terminated");
+      break;
+    case "start_error":
+      log.error({ child: event.childId, err: event.error }, "restart failed to start the child; trying again");
+      break;
+    case "restart":
+      log.info({ child: event.childId, restarts: event.restarts }, "child restarted");
+      break;
+    case "give_up":
+      log.error(
+        { child: event.childId, err: event.cause, maxRestarts: event.maxRestarts, maxSeconds: event.maxSeconds },
+        "reached max restart intensity; shutting down",
+      );
+      break;
+  }
+}
+
+function errorOf(reason: ExitReason): unknown {
+  return typeof reason === "object" && "error" in reason ? reason.error : undefined;
+}
 
 onConfig((settings) => {
   if (settings.telemetryPrefix !== prefix) setTelemetryPrefix(settings.telemetryPrefix);
