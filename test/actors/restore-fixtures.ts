@@ -1,17 +1,13 @@
-// Servers for the restore tests, ours and capnweb's, that can be killed and started again on the
-// same port, and a world that outlives them (a user table, an event log, subscriptions): what a
+// The API of the restore tests on our server and on capnweb's (both restartable, from
+// test/shared/), and a world that outlives them (a user table, an event log, subscriptions): what a
 // real service keeps in its database. Plus a TCP proxy that records the WebSocket messages of
 // each connection in the order they crossed it, to see a reconnect's round trips from outside.
 
-import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { RpcTarget, RpcSession as CapnwebSession, WebSocketTransport as CapnwebWebSocketTransport } from "capnweb";
-import { WebSocket, WebSocketServer } from "ws";
+import { RpcTarget } from "capnweb";
 import * as CapnWeb from "../../src/index.js";
-
-// capnweb 0.12 needs a global WebSocket on Node 20 (our library does not).
-(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+import { type RestartableServer, restartableCapnwebServer, restartableOurServer } from "../shared/restartable-servers.js";
 
 // ---- the API, as the client sees it -------------------------------------------------------------
 
@@ -181,80 +177,11 @@ function capnwebApi(world: World): RpcTarget {
   return new CwApi();
 }
 
-// ---- restartable servers ------------------------------------------------------------------------
+// ---- the two servers, restartable ----------------------------------------------------------------
 
-export interface RestartableServer {
-  readonly url: string;
-  readonly port: number;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  /** The server's tables, summed over its open sessions. */
-  stats(): { sessions: number; imports: number; exports: number };
-}
-
-export async function ourRestartableServer(world: World): Promise<RestartableServer> {
-  let server = await CapnWeb.serve({ host: "127.0.0.1", port: 0, main: () => ourApi(world) });
-  const port = server.port;
-  let running = true;
-  return {
-    url: `ws://127.0.0.1:${port}/`,
-    port,
-    async start() {
-      server = await CapnWeb.serve({ host: "127.0.0.1", port, main: () => ourApi(world) });
-      running = true;
-    },
-    async stop() {
-      running = false;
-      await server.close();
-    },
-    stats: () => (running ? server.handlers.stats() : { sessions: 0, imports: 0, exports: 0 }),
-  };
-}
-
-export async function capnwebRestartableServer(world: World): Promise<RestartableServer> {
-  let httpServer: http.Server;
-  let wss: WebSocketServer;
-  let sessions = new Set<CapnwebSession>();
-  let port = 0;
-  const start = async () => {
-    httpServer = http.createServer();
-    wss = new WebSocketServer({ server: httpServer });
-    const live = (sessions = new Set());
-    wss.on("connection", (socket) => {
-      const session = new CapnwebSession(new CapnwebWebSocketTransport(socket as never), capnwebApi(world));
-      live.add(session);
-      socket.on("close", () => live.delete(session));
-    });
-    await new Promise<void>((resolve) => httpServer.listen(port, "127.0.0.1", resolve));
-    port = (httpServer.address() as AddressInfo).port;
-  };
-  await start();
-  return {
-    get url() {
-      return `ws://127.0.0.1:${port}/`;
-    },
-    get port() {
-      return port;
-    },
-    start,
-    async stop() {
-      for (const client of wss.clients) client.terminate();
-      wss.close();
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-    },
-    stats() {
-      let imports = 0;
-      let exports = 0;
-      for (const session of sessions) {
-        const stats = session.getStats();
-        imports += stats.imports;
-        exports += stats.exports;
-      }
-      return { sessions: sessions.size, imports, exports };
-    },
-  };
-}
+export type { RestartableServer };
+export const ourRestartableServer = (world: World): Promise<RestartableServer> => restartableOurServer(() => ourApi(world));
+export const capnwebRestartableServer = (world: World): Promise<RestartableServer> => restartableCapnwebServer(() => capnwebApi(world));
 
 export const SERVERS = [
   ["capnweb's server", capnwebRestartableServer],

@@ -36,6 +36,19 @@ async function supervise(url: string, options: Partial<CapnWeb.Session.SessionSp
   return { app, name, root: CapnWeb.session<RestoreApi>(name) };
 }
 
+/** A session and a dependent of it (a plain counted child) under one supervisor, its child started. */
+async function withDependent(url: string, options: CapnWeb.SupervisorOptions = {}) {
+  const name = uniqueName();
+  const workers = new Workers();
+  const app = await CapnWeb.Supervisor.start(
+    [CapnWeb.Session.spec<RestoreApi>({ name, url, reconnect: FAST_RECONNECT, heartbeat: 0 }), CapnWeb.Session.dependent(name, workers.spec())],
+    { name: "with-dependent", ...options },
+  );
+  cleanups.push(() => app.close());
+  await vi.waitFor(() => expect(workers.started).toBe(1), WAIT);
+  return { app, workers };
+}
+
 function sessionOf(app: CapnWeb.Supervisor): CapnWeb.SessionInspection {
   const node = CapnWeb.inspect(app).children[0]?.actor;
   if (node?.kind !== "session") throw new Error(`not a session: ${node?.kind}`);
@@ -251,14 +264,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
 
   it("a dependent is started again after each reconnect, while its supervisor's restart count stays at zero", async () => {
     const { server } = await world();
-    const name = uniqueName();
-    const workers = new Workers();
-    const app = await CapnWeb.Supervisor.start(
-      [CapnWeb.Session.spec<RestoreApi>({ name, url: server.url, reconnect: FAST_RECONNECT, heartbeat: 0 }), CapnWeb.Session.dependent(name, workers.spec())],
-      { name: "with-dependent" },
-    );
-    cleanups.push(() => app.close());
-    await vi.waitFor(() => expect(workers.started).toBe(1), WAIT);
+    const { app, workers } = await withDependent(server.url);
     for (let i = 0; i < 3; i++) await restart(server, app);
     await vi.waitFor(() => expect(workers.started).toBe(4), WAIT);
     // Each earlier incarnation was stopped before the next started.
@@ -272,15 +278,8 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
 
   it("a dependent that crashes while its session is down waits for the connection instead of burning restart intensity", async () => {
     const { server } = await world();
-    const name = uniqueName();
-    const workers = new Workers();
-    const app = await CapnWeb.Supervisor.start(
-      [CapnWeb.Session.spec<RestoreApi>({ name, url: server.url, reconnect: FAST_RECONNECT, heartbeat: 0 }), CapnWeb.Session.dependent(name, workers.spec())],
-      // With no restart allowed, a counted restart would end the whole tree.
-      { name: "with-dependent", maxRestarts: 0 },
-    );
-    cleanups.push(() => app.close());
-    await vi.waitFor(() => expect(workers.started).toBe(1), WAIT);
+    // With no restart allowed, a counted restart would end the whole tree.
+    const { app, workers } = await withDependent(server.url, { maxRestarts: 0 });
     await server.stop();
     await vi.waitFor(() => expect(sessionOf(app).status).not.toBe("connected"), WAIT);
     workers.crashLatest();
@@ -294,14 +293,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
 
   it("a dependent that crashes while its session is up crashes like any child: its supervisor restarts it", async () => {
     const { server } = await world();
-    const name = uniqueName();
-    const workers = new Workers();
-    const app = await CapnWeb.Supervisor.start(
-      [CapnWeb.Session.spec<RestoreApi>({ name, url: server.url, reconnect: FAST_RECONNECT, heartbeat: 0 }), CapnWeb.Session.dependent(name, workers.spec())],
-      { name: "with-dependent" },
-    );
-    cleanups.push(() => app.close());
-    await vi.waitFor(() => expect(workers.started).toBe(1), WAIT);
+    const { app, workers } = await withDependent(server.url);
     workers.crashLatest();
     await vi.waitFor(() => expect(workers.started).toBe(2), WAIT);
     expect(CapnWeb.inspect(app).children[1]?.restarts).toBe(1);

@@ -9,13 +9,11 @@ import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { RpcTarget, RpcSession as CapnwebSession, WebSocketTransport as CapnwebWebSocketTransport } from "capnweb";
+import { RpcTarget } from "capnweb";
 import { chromium, type Browser, type Page } from "playwright-core";
-import { WebSocket, WebSocketServer } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as CapnWeb from "../../src/index.js";
-
-(globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+import { type RestartableServer, restartableCapnwebServer, restartableOurServer } from "../shared/restartable-servers.js";
 
 const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
 const browserEntry = fileURLToPath(new URL("../../src/browser.ts", import.meta.url));
@@ -101,47 +99,8 @@ function capnwebApi(): RpcTarget {
   return new Api();
 }
 
-interface Restartable {
-  readonly wsUrl: string;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-}
-
-async function ourServer(): Promise<Restartable> {
-  let server = await CapnWeb.serve({ host: "127.0.0.1", port: 0, main: () => ourApi() });
-  const port = server.port;
-  return {
-    wsUrl: `ws://127.0.0.1:${port}/`,
-    start: async () => void (server = await CapnWeb.serve({ host: "127.0.0.1", port, main: () => ourApi() })),
-    stop: () => server.close(),
-  };
-}
-
-async function capnwebServer(): Promise<Restartable> {
-  let httpServer: http.Server;
-  let wss: WebSocketServer;
-  let port = 0;
-  const start = async () => {
-    httpServer = http.createServer();
-    wss = new WebSocketServer({ server: httpServer });
-    wss.on("connection", (socket) => void new CapnwebSession(new CapnwebWebSocketTransport(socket as never), capnwebApi()));
-    await new Promise<void>((resolve) => httpServer.listen(port, "127.0.0.1", resolve));
-    port = (httpServer.address() as AddressInfo).port;
-  };
-  await start();
-  return {
-    get wsUrl() {
-      return `ws://127.0.0.1:${port}/`;
-    },
-    start,
-    async stop() {
-      for (const client of wss.clients) client.terminate();
-      wss.close();
-      httpServer.closeAllConnections();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-    },
-  };
-}
+const ourServer = (): Promise<RestartableServer> => restartableOurServer(ourApi);
+const capnwebServer = (): Promise<RestartableServer> => restartableCapnwebServer(capnwebApi);
 
 // ---- the page ------------------------------------------------------------------------------------
 
@@ -256,7 +215,7 @@ describe.skipIf(!CHROMIUM)(`our browser entry in Chromium${CHROMIUM ? "" : " (no
         await page.goto(site.url);
         await page.waitForFunction("window.ready === true", undefined, { timeout: 10_000 });
         const empty = await page.locator("#track").screenshot();
-        const first = (await page.evaluate(`window.run(${JSON.stringify(server.wsUrl)})`)) as Record<string, unknown>;
+        const first = (await page.evaluate(`window.run(${JSON.stringify(server.url)})`)) as Record<string, unknown>;
         expect(first).toEqual({ pipelined: "Grace", names: ["Ada", "Alan", "Grace", "Barbara"], steps: 5, who: "page-user", ticks: [20, 40, 60, 80, 100] });
         // The page-side target drew the server's callbacks: the bar is full now.
         const full = await page.locator("#track").screenshot();
@@ -285,7 +244,7 @@ describe.skipIf(!CHROMIUM)(`our browser entry in Chromium${CHROMIUM ? "" : " (no
       const result = await page.evaluate(`new Promise((resolve) => {
         const worker = new Worker("/worker.js", { type: "module" });
         worker.onmessage = ({ data }) => resolve(data);
-        worker.postMessage(${JSON.stringify(server.wsUrl)});
+        worker.postMessage(${JSON.stringify(server.url)});
       })`);
       expect(result).toEqual({ name: "Alan", names: ["Ada", "Alan", "Grace", "Barbara"], steps: 2, ticks: [50, 100] });
     } finally {
