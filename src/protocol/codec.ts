@@ -76,11 +76,29 @@ const NOT_YET = new Map<object, string>([
 export class Encoder {
   private exports: number[] | undefined;
 
-  private constructor(private readonly exporter: Exporter) {}
+  private constructor(
+    private readonly exporter: Exporter,
+    /** False for a rejection or an abort: nothing would own a capability in it (capnweb drops them). */
+    private readonly capabilities = true,
+  ) {}
 
   /** Encodes one value; on failure, exports it made are rolled back. */
   static encode(value: unknown, exporter: Exporter = NO_EXPORTS): unknown {
     const encoder = new Encoder(exporter);
+    try {
+      return encoder.encodeValue(value, 0);
+    } catch (error) {
+      encoder.rollback();
+      throw error;
+    }
+  }
+
+  /**
+   * Encodes the reason of a `reject` or an `abort`. A capability in it has no owner to outlive
+   * the message, so the property holding it is dropped, as capnweb drops it.
+   */
+  static encodeRejection(value: unknown, exporter: Exporter = NO_EXPORTS): unknown {
+    const encoder = new Encoder(exporter, false);
     try {
       return encoder.encodeValue(value, 0);
     } catch (error) {
@@ -112,6 +130,10 @@ export class Encoder {
   }
 
   private noteExport(id: number): number {
+    if (!this.capabilities) {
+      this.exporter.unexport([id]);
+      throw NO_CAPABILITIES_HERE;
+    }
     (this.exports ??= []).push(id);
     return id;
   }
@@ -134,12 +156,13 @@ export class Encoder {
       case "function": {
         const view = stubViewOf(value);
         if (view) return this.encodeStub(view.liveHook(), view.path, view.isPromise);
+        if (!this.capabilities) throw NO_CAPABILITIES_HERE;
         return ["export", this.noteExport(this.exporter.exportTarget(value))];
       }
       case "object":
         break;
       default:
-        throw new CapnWebError("invalid_argument", `Cannot send a value of type ${typeof value}.`);
+        throw unserializable(value);
     }
     if (value === null) return null;
 
@@ -170,19 +193,18 @@ export class Encoder {
     }
     if (proto === URL.prototype) return ["url", (value as URL).href];
     if (proto === Headers.prototype) return ["headers", [...(value as Headers)]];
-    if (isTarget(value)) return ["export", this.noteExport(this.exporter.exportTarget(value))];
+    if (isTarget(value)) {
+      if (!this.capabilities) throw NO_CAPABILITIES_HERE;
+      return ["export", this.noteExport(this.exporter.exportTarget(value))];
+    }
     if ((value as object) instanceof Error) return this.encodeError(value as Error, depth);
     const later = NOT_YET.get(proto);
     if (later) throw new CapnWebError("unsupported", `Sending a ${later} is not supported yet.`);
-    const name = (value as object).constructor?.name ?? "object";
-    throw new CapnWebError(
-      "invalid_argument",
-      `Cannot send a ${name}: only plain objects, arrays, primitives, Date, bytes, URL, Headers, ` +
-        `Error, stubs, functions and Target instances travel.`,
-    );
+    throw unserializable(value);
   }
 
   private encodeStub(hook: Hook, path: PropertyPath, isPromise: boolean): unknown {
+    if (!this.capabilities) throw NO_CAPABILITIES_HERE;
     const importId = this.exporter.importIdOf(hook);
     if (importId !== undefined) {
       if (!isPromise) return ["import", importId];
@@ -236,6 +258,23 @@ export class Encoder {
     else if (stack !== undefined) out.push(stack);
     return out;
   }
+}
+
+// Thrown inside a rejection's encoding only, where encodeError catches it and drops the property.
+const NO_CAPABILITIES_HERE = new TypeError("Capabilities cannot be sent in an error.");
+
+/**
+ * What cannot travel. The message is capnweb's, and the error goes to the peer as a TypeError,
+ * as capnweb's does; locally it is a CapnWebError of type `invalid_argument`.
+ */
+function unserializable(value: unknown): CapnWebError {
+  let shown: string;
+  try {
+    shown = String(value);
+  } catch {
+    shown = "(couldn't stringify value)";
+  }
+  return new CapnWebError("invalid_argument", `Cannot serialize value: ${shown}`, { remoteName: "TypeError" });
 }
 
 function toBase64(bytes: Uint8Array): string {

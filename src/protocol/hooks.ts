@@ -231,16 +231,29 @@ export function deliverCall(fn: unknown, thisArg: unknown, path: PropertyPath, a
 function invoke(fn: Function, thisArg: unknown, args: Payload): Hook {
   let result: unknown;
   try {
-    // The target's owner receives the argument stubs, and owns what the method obtains.
+    // The target's owner owns what the method obtains (the argument stubs it dup()s included).
     const target = typeof thisArg === "object" && thisArg !== null ? thisArg : fn;
     result = runForTarget(target, () => {
-      const list = args.takeForApp();
+      const list = args.deliverForCall();
       return Reflect.apply(fn, thisArg, Array.isArray(list) ? list : []);
     });
   } catch (error) {
+    args.dispose();
     return new ErrorHook(error);
   }
-  return hookForResult(result);
+  // The call is done when its result settles: then the argument stubs are released, as capnweb
+  // does (`["release", id, n]` for a passed callback). A pipelined promise is a result at once.
+  if (stubViewOf(result) === undefined && isThenable(result)) {
+    const settled = Promise.resolve(result).finally(() => args.dispose());
+    return new PromiseHook(settled.then(hookForResult));
+  }
+  const hook = hookForResult(result);
+  args.dispose();
+  return hook;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** What a local function returned, as a hook: a stub is forwarded, a promise is awaited. */

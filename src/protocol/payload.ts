@@ -100,6 +100,18 @@ export class Payload {
   }
 
   /**
+   * Hands a call's arguments to the method that runs now. The payload keeps its stubs: they are
+   * released when the call is done (capnweb's rule), so a method that keeps one `dup()`s it.
+   */
+  deliverForCall(): unknown {
+    if (!this.delivered) {
+      this.delivered = true;
+      return this.value;
+    }
+    return this.takeForApp();
+  }
+
+  /**
    * Hands the value to the application. The first taker receives the stubs themselves; a later
    * taker (the same resolution read twice) receives its own duplicates, so that releasing one
    * copy never breaks the other.

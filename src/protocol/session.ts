@@ -502,12 +502,12 @@ export class RpcSession {
         try {
           value = Encoder.encode(payload.value, this);
         } catch (encodeError) {
-          this.send(["reject", id, Encoder.encode(toError(encodeError), this)]);
+          this.send(["reject", id, Encoder.encodeRejection(toError(encodeError), this)]);
           return;
         }
         this.send(["resolve", id, value]);
       } else {
-        this.send(["reject", id, Encoder.encode(error, this)]);
+        this.send(["reject", id, Encoder.encodeRejection(error, this)]);
       }
       if (entry.autoRelease) this.releaseExport(id, 1);
     } catch (fatal) {
@@ -726,7 +726,7 @@ export class RpcSession {
     if (this.endReason) return;
     if (tellPeer) {
       try {
-        this.sink.send(JSON.stringify(["abort", Encoder.encode(reason)]));
+        this.sink.send(JSON.stringify(["abort", Encoder.encodeRejection(reason)]));
       } catch {
         // The transport may be the reason we are aborting.
       }
