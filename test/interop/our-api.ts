@@ -221,7 +221,7 @@ export interface Api {
 
 /** A copy of `value` whose stubs are dups, for a method that hands its arguments back. */
 function dupStubs(value: unknown): unknown {
-  if (typeof value === "function" && typeof (value as { dup?: unknown }).dup === "function") return (value as { dup(): unknown }).dup();
+  if (typeof value === "function" && typeof (value as { dup?: unknown }).dup === "function") return (value as unknown as { dup(): unknown }).dup();
   if (Array.isArray(value)) return value.map(dupStubs);
   if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
     return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, dupStubs(item)]));

@@ -426,7 +426,7 @@ export function ownershipScenarios(connectClient: () => Promise<Client>): void {
         init: () => ({ held: [] as unknown[] }),
         handlers: {
           // A call's argument is released when the call returns: what the handler keeps, it dup()s.
-          take: ([counter], state) => ({ reply: state.held.length + 1, state: { held: [...state.held, counter.dup()] } }),
+          take: ([counter], state) => ({ reply: state.held.length + 1, state: { held: [...state.held, (counter as CapnWeb.Stub<unknown>).dup()] } }),
           fetch: async (_args, state) => {
             const counter = await a.makeCounter(100);
             return { reply: await counter.increment(1), state: { held: [...state.held, counter] } };
