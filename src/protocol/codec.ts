@@ -80,6 +80,11 @@ export class Encoder {
     private readonly exporter: Exporter,
     /** False for a rejection or an abort: nothing would own a capability in it (capnweb drops them). */
     private readonly capabilities = true,
+    /**
+     * True for a call's arguments: a Target or function with a `dup()` method is sent as what
+     * `dup()` returns (capnweb's rule), so that the callee's release disposes the copy only.
+     */
+    private readonly params = false,
   ) {}
 
   /** Encodes one value; on failure, exports it made are rolled back. */
@@ -109,7 +114,7 @@ export class Encoder {
 
   /** Encodes a call's argument list: the array expression without its escaping layer. */
   static encodeArgs(args: readonly unknown[], exporter: Exporter): unknown[] {
-    const encoder = new Encoder(exporter);
+    const encoder = new Encoder(exporter, true, true);
     try {
       const out = new Array(args.length);
       for (let i = 0; i < args.length; i++) out[i] = encoder.encodeValue(args[i], 1);
@@ -140,7 +145,7 @@ export class Encoder {
 
   private encodeValue(value: unknown, depth: number): unknown {
     if (depth >= ENCODE_MAX_DEPTH) {
-      throw new CapnWebError("invalid_argument", "Value nests too deeply to send (does it contain a cycle?).");
+      throw new CapnWebError("invalid_argument", "Serialization exceeded maximum allowed depth. (Does the message contain cycles?)");
     }
     switch (typeof value) {
       case "string":
@@ -157,7 +162,7 @@ export class Encoder {
         const view = stubViewOf(value);
         if (view) return this.encodeStub(view.liveHook(), view.path, view.isPromise);
         if (!this.capabilities) throw NO_CAPABILITIES_HERE;
-        return ["export", this.noteExport(this.exporter.exportTarget(value))];
+        return ["export", this.noteExport(this.exporter.exportTarget(this.params ? dupForParams(value) : value))];
       }
       case "object":
         break;
@@ -195,7 +200,7 @@ export class Encoder {
     if (proto === Headers.prototype) return ["headers", [...(value as Headers)]];
     if (isTarget(value)) {
       if (!this.capabilities) throw NO_CAPABILITIES_HERE;
-      return ["export", this.noteExport(this.exporter.exportTarget(value))];
+      return ["export", this.noteExport(this.exporter.exportTarget(this.params ? dupForParams(value) : value))];
     }
     if ((value as object) instanceof Error) return this.encodeError(value as Error, depth);
     const later = NOT_YET.get(proto);
@@ -245,7 +250,7 @@ export class Encoder {
     for (const key of Object.keys(error)) {
       if (key === "name" || key === "message" || key === "stack") continue;
       // A CapnWebError's remoteName travels as its name.
-      if (ours && key === "remoteName") continue;
+      if (ours && (key === "remoteName" || (key === "type" && plainOnTheWire.has(error)))) continue;
       capture(key, (error as unknown as Record<string, unknown>)[key]);
     }
     if ("cause" in error) capture("cause", error.cause);
@@ -259,6 +264,14 @@ export class Encoder {
     return out;
   }
 }
+
+function dupForParams(target: object): object {
+  const dup = (target as { dup?: unknown }).dup;
+  return typeof dup === "function" ? (dup.call(target) as object) : target;
+}
+
+// Errors that go to the peer as the bare class they name (capnweb's TypeError), without `type`.
+const plainOnTheWire = new WeakSet<Error>();
 
 // Thrown inside a rejection's encoding only, where encodeError catches it and drops the property.
 const NO_CAPABILITIES_HERE = new TypeError("Capabilities cannot be sent in an error.");
@@ -274,7 +287,9 @@ function unserializable(value: unknown): CapnWebError {
   } catch {
     shown = "(couldn't stringify value)";
   }
-  return new CapnWebError("invalid_argument", `Cannot serialize value: ${shown}`, { remoteName: "TypeError" });
+  const error = new CapnWebError("invalid_argument", `Cannot serialize value: ${shown}`, { remoteName: "TypeError" });
+  plainOnTheWire.add(error);
+  return error;
 }
 
 function toBase64(bytes: Uint8Array): string {
