@@ -786,7 +786,13 @@ export class RpcSession {
     const broken = this.brokenCallbacks;
     this.brokenCallbacks = [];
     for (const callback of broken) if (callback) safeCall(callback, reason);
-    for (const entry of imports) entry.fail(reason);
+    // What the peer exported to us is gone for good, and says so; our calls in flight fail with
+    // the reason the session ended.
+    let stale: CapnWebError | undefined;
+    for (const entry of imports) {
+      if (entry.id < 0) entry.fail((stale ??= staleCapability(reason)));
+      else entry.fail(reason);
+    }
     // Listeners first: what stops because the session ended (target actors) learns it from them,
     // before the disposal of the exports below would stop it as merely "released".
     const listeners = this.endListeners;
@@ -807,6 +813,16 @@ export class RpcSession {
 let connectionClosed: CapnWebError | undefined;
 let sessionClosed: CapnWebError | undefined;
 let noMain: ErrorHook | undefined;
+
+function staleCapability(reason: CapnWebError): CapnWebError {
+  return CapnWebError.ofLifecycle(
+    "stale",
+    `This capability belonged to a connection that has ended (${reason.message}); the peer has forgotten it. ` +
+      "Obtain it again on the new connection, or make it restorable with CapnWeb.restorable(session, (root) => ...), " +
+      "which derives it again after every reconnect.",
+    { cause: reason },
+  );
+}
 
 function hookForMain(main: unknown, owned: boolean): Hook {
   if (main === undefined || main === null) {

@@ -1,7 +1,7 @@
 // telemetry.attach(id, events, handler): the original's :telemetry.attach, over the channels.
 // Attached handlers follow the channels when the prefix is configured anew.
 
-import diagnostics from "node:diagnostics_channel";
+import { diagnostics } from "../platform/diagnostics.js";
 import { onConfig } from "../config.js";
 import { CapnWebError } from "../protocol/errors.js";
 import { type TelemetryEvent, type TelemetryMessages, telemetryPrefix } from "./channels.js";
@@ -31,6 +31,12 @@ const EVENTS: readonly TelemetryEvent[] = [
   "connection:up",
   "connection:down",
   "connection:reconnect",
+  "connection:restored",
+  "restore:failed",
+  "supervisor:crash",
+  "supervisor:start_error",
+  "supervisor:restart",
+  "supervisor:give_up",
 ];
 
 /** Calls `handler` for each of `events` until `detach(id)`. An id can be attached once. */

@@ -6,14 +6,30 @@
 //   capnweb:connection:up         { name, url }
 //   capnweb:connection:down       { name, url, error }
 //   capnweb:connection:reconnect  { name, url, attempt, delay }
-// Publishing checks `hasSubscribers` first, so nobody listening costs a property read.
+//   capnweb:supervisor:crash        { supervisor, path, childId, reason, restart }
+//   capnweb:supervisor:start_error  { supervisor, path, childId, error }
+//   capnweb:supervisor:restart      { supervisor, path, childId, restarts }
+//   capnweb:supervisor:give_up      { supervisor, path, childId, cause, maxRestarts, maxSeconds }
+// The supervisor reports are also logged (OTP's crash and supervisor reports): crash, start_error
+// and give_up at error level, restart at info.
+// Publishing checks `hasSubscribers` first, so nobody listening costs a property read. Where the
+// runtime has no node:diagnostics_channel (a browser), a stand-in with the same surface carries
+// them, and `telemetry.attach` works the same.
 
-import diagnostics from "node:diagnostics_channel";
-import { performance } from "node:perf_hooks";
-import { onConfig } from "../config.js";
+import { type Channel, diagnostics } from "../platform/diagnostics.js";
+import { config, onConfig } from "../config.js";
 import { logger } from "../logging.js";
 import type { CapnWebError } from "../protocol/errors.js";
 import { type ReleaseEvent, observeCalls, observeReleases } from "../protocol/ownership.js";
+import { type ExitReason, describeReason } from "../supervisor/child.js";
+import {
+  type ChildCrashReport,
+  type GiveUpReport,
+  type RestartReport,
+  type StartErrorReport,
+  type SupervisorReport,
+  observeSupervisorReports,
+} from "../supervisor/reports.js";
 
 /** What each event's channel publishes. */
 export interface TelemetryMessages {
@@ -27,6 +43,17 @@ export interface TelemetryMessages {
   "connection:down": { name: string; url: string; error: CapnWebError };
   /** `attempt` counts from 1 after each drop; `delay`: ms until the attempt. */
   "connection:reconnect": { name: string; url: string; attempt: number; delay: number };
+  /** A new connection's restorables answered: how many were restored, how many failed, in ms. */
+  "connection:restored": { name: string; url: string; restored: number; failed: number; duration: number };
+  /** One restorable could not be restored; `error` (type `restore_failed`) carries the cause. */
+  "restore:failed": { name: string; url: string; restorable: string; error: CapnWebError };
+  /** A child ended abnormally, or a permanent child ended at all (OTP: child_terminated). */
+  "supervisor:crash": ChildCrashReport;
+  /** A restart failed to start the child; it is tried again (OTP: start_error). */
+  "supervisor:start_error": StartErrorReport;
+  "supervisor:restart": RestartReport;
+  /** Max restart intensity: the supervisor stopped its children and exited with shutdown. */
+  "supervisor:give_up": GiveUpReport;
 }
 
 export type TelemetryEvent = keyof TelemetryMessages;
@@ -35,10 +62,10 @@ export type TelemetryEvent = keyof TelemetryMessages;
 export type TelemetryMessage<E extends TelemetryEvent = TelemetryEvent> = TelemetryMessages[E];
 
 let prefix = "capnweb";
-const channels = new Map<TelemetryEvent, diagnostics.Channel>();
+const channels = new Map<TelemetryEvent, Channel>();
 
 /** The channel of an event under the current prefix ("capnweb" unless configured). */
-export function channel(event: TelemetryEvent): diagnostics.Channel {
+export function channel(event: TelemetryEvent): Channel {
   let found = channels.get(event);
   if (!found) channels.set(event, (found = diagnostics.channel(`${prefix}:${event}`)));
   return found;
@@ -68,7 +95,7 @@ observeReleases((release) => {
   publish("release:sent", release);
 });
 
-let callChannels: { start: diagnostics.Channel; stop: diagnostics.Channel; exception: diagnostics.Channel } | undefined;
+let callChannels: { start: Channel; stop: Channel; exception: Channel } | undefined;
 
 interface FollowedCall {
   path: string;
@@ -96,6 +123,47 @@ observeCalls({
     else publish("call:exception", { path, duration, error });
   },
 });
+
+const SUPERVISOR_EVENTS = {
+  crash: "supervisor:crash",
+  start_error: "supervisor:start_error",
+  restart: "supervisor:restart",
+  give_up: "supervisor:give_up",
+} as const satisfies Record<SupervisorReport["event"], TelemetryEvent>;
+
+observeSupervisorReports({
+  // Reports are built only for a configured logger or a subscribed channel.
+  wants: (event) => config().logger !== undefined || channel(SUPERVISOR_EVENTS[event]).hasSubscribers,
+  report(event) {
+    publish(SUPERVISOR_EVENTS[event.event], event);
+    if (config().logger) logReport(event);
+  },
+});
+
+function logReport(event: SupervisorReport): void {
+  const log = logger({ component: "supervisor", supervisor: event.path.join("/") });
+  switch (event.event) {
+    case "crash":
+      log.error({ child: event.childId, restart: event.restart, reason: describeReason(event.reason), err: errorOf(event.reason) }, "child terminated");
+      break;
+    case "start_error":
+      log.error({ child: event.childId, err: event.error }, "restart failed to start the child; trying again");
+      break;
+    case "restart":
+      log.info({ child: event.childId, restarts: event.restarts }, "child restarted");
+      break;
+    case "give_up":
+      log.error(
+        { child: event.childId, err: event.cause, maxRestarts: event.maxRestarts, maxSeconds: event.maxSeconds },
+        "reached max restart intensity; shutting down",
+      );
+      break;
+  }
+}
+
+function errorOf(reason: ExitReason): unknown {
+  return typeof reason === "object" && "error" in reason ? reason.error : undefined;
+}
 
 onConfig((settings) => {
   if (settings.telemetryPrefix !== prefix) setTelemetryPrefix(settings.telemetryPrefix);

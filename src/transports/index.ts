@@ -1,8 +1,5 @@
-export type { Transport, TransportHandler } from "./transport.js";
-export { WebSocketTransport, openWebSocket, DEFAULT_MAX_PAYLOAD } from "./websocket.js";
-export type { OpenWebSocketOptions, NodeWebSocket } from "./websocket.js";
-export { MessagePortTransport } from "./message-port.js";
-export type { MessagePortLike, MessagePortEncoding } from "./message-port.js";
-export { HttpBatchClientTransport, exchangeBatch } from "./http-batch-client.js";
-export type { HttpBatchOptions, ExchangeBatchOptions } from "./http-batch-client.js";
+// The transports on Node, Bun and Deno: those of every runtime, plus `ws` and the HTTP batch server half.
+
+export * from "./browser.js";
+export { WebSocketTransport, openWebSocket, DEFAULT_MAX_PAYLOAD, type NodeWebSocket } from "./websocket.js";
 export { HttpBatchServerTransport, readRequestBody, splitBatch } from "./http-batch-server.js";
