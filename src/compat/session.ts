@@ -72,7 +72,7 @@ export class RpcSession<T = unknown> {
         }
       },
       close(reason) {
-        if (reason !== undefined) transport.abort?.(capnwebErrorOf(reason));
+        transport.abort?.(reason === undefined ? new Error("RPC session was closed.") : capnwebErrorOf(reason));
       },
     };
     this.#engine = new EngineSession(sink, localMain, { ...options, capnwebStubs: true });
