@@ -19,6 +19,7 @@ export {
   newHttpBatchRpcResponse,
   newWorkersRpcResponse,
   type WebSocketLike,
+  type WebSocketEventLike,
 } from "./compat/transports.js";
 export { serialize, deserialize } from "./compat/serialize.js";
 export { DEFAULT_LIMITS, type Limits as RpcLimits } from "./protocol/limits.js";

@@ -11,12 +11,20 @@ import { DEFAULT_MAX_PAYLOAD } from "../transports/websocket.js";
 import { RpcSession, stubOverTransport, type RpcSessionOptions, type RpcTransport } from "./session.js";
 import type { RpcStub } from "./stubs.js";
 
+/** What this entry reads of a WebSocket event (a message's data, a close's code and reason). */
+export interface WebSocketEventLike {
+  readonly type: string;
+  readonly data?: unknown;
+  readonly code?: number;
+  readonly reason?: string;
+}
+
 /** A WebSocket as capnweb uses one: the web's, or a `ws` socket (which has the same events). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  addEventListener(type: string, listener: (event: never) => void): void;
+  addEventListener(type: "open" | "message" | "close" | "error", listener: (event: WebSocketEventLike) => void): void;
 }
 
 /**
@@ -48,7 +56,7 @@ class WebSocketRpcTransport implements RpcTransport {
         for (const message of queued) socket.send(message);
       });
     }
-    socket.addEventListener("message", (event: { data: unknown }) => {
+    socket.addEventListener("message", (event) => {
       if (this.#error !== undefined) return;
       const data = event.data;
       const text = typeof data === "string" ? data : Buffer.from(data as ArrayBuffer).toString();
@@ -60,7 +68,7 @@ class WebSocketRpcTransport implements RpcTransport {
         this.#received.push(text);
       }
     });
-    socket.addEventListener("close", (event: { code: number; reason: string }) => {
+    socket.addEventListener("close", (event) => {
       this.#fail(new Error(`Peer closed WebSocket: ${event.code} ${event.reason}`));
     });
     socket.addEventListener("error", () => this.#fail(new Error("WebSocket connection failed.")));
