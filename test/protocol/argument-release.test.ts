@@ -253,3 +253,21 @@ describe("a capability we pass as a call argument (us → peer)", () => {
     expect(sides[0]!.sent).toEqual(sides[1]!.sent);
   });
 });
+
+describe("a capability in a received error's properties is given back (peer → us)", () => {
+  it("a rejection that carries an export is answered with its release, as capnweb answers it", async () => {
+    const sides = [ours(undefined), capnweb(undefined)];
+    for (const side of sides) {
+      const failed = Promise.resolve(side.main().fail()).catch((error: unknown) => error);
+      await settle();
+      side.receive(["reject", 1, ["error", "Error", "with-stub", null, { counter: ["export", -1], code: "E" }]]);
+      await settle();
+      const error = (await failed) as Error & { code?: string };
+      expect(error.message).toBe("with-stub");
+      expect(error.code).toBe("E");
+      expect(side.stats()).toEqual({ imports: 1, exports: 1 });
+    }
+    expect(sides[0]!.sent).toContain('["release",-1,1]');
+    expect(sides[0]!.sent).toEqual(sides[1]!.sent);
+  });
+});
