@@ -61,6 +61,7 @@ export class RpcSession<T = unknown> {
   constructor(transport: AnyRpcTransport, localMain?: unknown, options: RpcSessionOptions = {}) {
     const structured = transport.encodingLevel !== undefined && transport.encodingLevel !== "string";
     const fail = (error: unknown): void => this.#engine.abort(transportFailure(error));
+    const endedWith = (): CapnWebError | undefined => this.#engine?.endedWith;
     const sink: FrameSink = {
       send(frame) {
         try {
@@ -72,7 +73,9 @@ export class RpcSession<T = unknown> {
         }
       },
       close(reason) {
-        transport.abort?.(reason === undefined ? new Error("RPC session was closed.") : capnwebErrorOf(reason));
+        // The transport hears why: our abort's reason, the peer's, or the transport's own failure.
+        const why = reason ?? endedWith();
+        transport.abort?.(why === undefined ? new Error("RPC session was closed.") : capnwebErrorOf(why));
       },
     };
     this.#engine = new EngineSession(sink, localMain, { ...options, capnwebStubs: true });

@@ -10,8 +10,11 @@ import { MessageChannel } from "node:worker_threads";
 import { WebSocketServer } from "ws";
 import {
   RpcPromise,
+  RpcSession,
   RpcStub,
   RpcTarget,
+  type RpcTransport,
+  type RpcTransportWithCustomEncoding,
   deserialize,
   newHttpBatchRpcSession,
   newMessagePortRpcSession,
@@ -810,5 +813,104 @@ describe("deserialization and transport correctness", () => {
     }
     expect(deserialize('["error","TypeError","t"]')).toBeInstanceOf(TypeError);
     expect(deserialize('["error","RangeError","r"]')).toBeInstanceOf(RangeError);
+  });
+});
+
+describe("transport failures", () => {
+  const never = () => new Promise<never>(() => {});
+
+  it("propagates async send failures from string transports", async () => {
+    const sendError = new Error("send failed");
+    const transport: RpcTransport = { send: () => Promise.reject(sendError), receive: never };
+    using stub = new RpcSession<any>(transport).getRemoteMain();
+    await expect(() => stub.square(1)).rejects.toThrow(sendError);
+  });
+
+  it("propagates synchronous send failures from string transports", async () => {
+    const sendError = new Error("sync send failed");
+    const transport: RpcTransport = {
+      send() {
+        throw sendError;
+      },
+      receive: never,
+    };
+    using stub = new RpcSession<any>(transport).getRemoteMain();
+    await expect(() => stub.square(1)).rejects.toThrow(sendError);
+  });
+
+  it("propagates synchronous send failures from custom-encoding transports", async () => {
+    const sendError = new Error("sync custom send failed");
+    const transport: RpcTransportWithCustomEncoding = {
+      encodingLevel: "jsonCompatible",
+      send() {
+        throw sendError;
+      },
+      receive: never,
+    };
+    using stub = new RpcSession<any>(transport).getRemoteMain();
+    await expect(() => stub.square(1)).rejects.toThrow(sendError);
+  });
+
+  it("delivers the unwrapped abort reason to onRpcBroken (not the payload wrapper)", async () => {
+    // A client whose transport we write into by hand: the server answers a malformed message with
+    // an abort, and the client's onRpcBroken gets the reason itself.
+    const toServer: string[] = [];
+    const toClient: string[] = [];
+    const wakers: Array<() => void> = [];
+    const wake = () => wakers.splice(0).forEach((w) => w());
+    const end = (inbox: string[], outbox: string[]): RpcTransport => ({
+      send(message) {
+        outbox.push(message);
+        wake();
+      },
+      async receive() {
+        while (inbox.length === 0) await new Promise<void>((resolve) => wakers.push(resolve));
+        return inbox.shift()!;
+      },
+    });
+    const client = new RpcSession<any>(end(toClient, toServer));
+    new RpcSession(end(toServer, toClient), new TestTarget());
+    const captured: unknown[] = [];
+    client.getRemoteMain().onRpcBroken((error: unknown) => captured.push(error));
+    toServer.push('["not a valid message"]');
+    wake();
+    await pumpMicrotasks();
+    await pumpMicrotasks();
+    expect(captured).toHaveLength(1);
+    expect(captured[0]).toBeInstanceOf(Error);
+    // Documented difference: capnweb's reason says "bad RPC message"; ours names the message.
+    expect((captured[0] as Error).message).toMatch(/Unknown message type: not a valid message/);
+  });
+
+  it("truncates an over-long WebSocket close reason on a code-point boundary", async () => {
+    const MAX_CLOSE_REASON_BYTES = 123;
+    const closes: { code: number; reason: string }[] = [];
+    let closeThrew = false;
+    const listeners: Record<string, Array<(event: any) => void>> = {};
+    const fakeSocket = {
+      readyState: 1,
+      addEventListener(type: string, listener: (event: any) => void) {
+        (listeners[type] ??= []).push(listener);
+      },
+      send() {},
+      close(code: number, reason: string) {
+        if (new TextEncoder().encode(reason).length > MAX_CLOSE_REASON_BYTES) {
+          closeThrew = true;
+          throw new Error("close reason too long");
+        }
+        closes.push({ code, reason });
+      },
+    };
+    newWebSocketRpcSession(fakeSocket);
+    // The 2-byte "é" starts at the last byte allowed: it must be dropped whole.
+    const reason = "a".repeat(MAX_CLOSE_REASON_BYTES - 1) + "\u00e9";
+    for (const listener of listeners.message ?? []) listener({ type: "message", data: JSON.stringify(["abort", reason]) });
+    await pumpMicrotasks();
+    expect(closeThrew).toBe(false);
+    expect(closes).toHaveLength(1);
+    expect(closes[0]!.code).toBe(3000);
+    expect(new TextEncoder().encode(closes[0]!.reason).length).toBeLessThanOrEqual(MAX_CLOSE_REASON_BYTES);
+    expect(closes[0]!.reason).not.toContain("\uFFFD");
+    expect(closes[0]!.reason).toBe("a".repeat(MAX_CLOSE_REASON_BYTES - 1));
   });
 });
