@@ -5,7 +5,6 @@
 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { WebSocketServer } from "ws";
 import { RpcTarget, RpcStub, newWebSocketRpcSession, newHttpBatchRpcSession, nodeHttpBatchRpcResponse } from "capnweb-otp/capnweb";
 import * as CapnWeb from "capnweb-otp";
 
@@ -34,12 +33,15 @@ class Api extends RpcTarget {
   }
 }
 
-// A server the capnweb way: WebSocket sessions and HTTP batches on one port.
+// capnweb's RpcTargets are ours: a supervised server serves them as they are (WebSocket and
+// HTTP batch on one port), where a capnweb program would mount newWebSocketRpcSession on `ws`.
+const server = await CapnWeb.serve({ host: "127.0.0.1", port: 0, main: () => new Api() });
+const port = server.port;
+
+// And an HTTP batch endpoint the capnweb way, on a plain node:http server.
 const http = createServer((request, response) => void nodeHttpBatchRpcResponse(request, response, new Api()));
-const wss = new WebSocketServer({ server: http });
-wss.on("connection", (socket) => newWebSocketRpcSession(socket, new Api()));
 await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-const port = (http.address() as AddressInfo).port;
+const batchPort = (http.address() as AddressInfo).port;
 
 // A client the capnweb way.
 interface ApiShape {
@@ -55,7 +57,7 @@ console.log(`counter: ${await counter.increment(5)}`);
 console.log(`callTwice: ${JSON.stringify(await api.callTwice((x: number) => x * 100))}`);
 const failure = await api.fail().catch((error: unknown) => error);
 console.log(`fail(): ${failure instanceof RangeError ? "RangeError" : "?"}: ${(failure as Error).message}`);
-const batch = newHttpBatchRpcSession<ApiShape>(`http://127.0.0.1:${port}`);
+const batch = newHttpBatchRpcSession<ApiShape>(`http://127.0.0.1:${batchPort}`);
 console.log(`HTTP batch: ${JSON.stringify(await Promise.all([batch.square(2), batch.square(3)]))}`);
 
 // Our API: a local stub, a promised capability, a stoppable broken-listener.
@@ -72,8 +74,7 @@ await new Promise((resolve) => setTimeout(resolve, 20));
 console.log(`broken-listener told after it was stopped: ${told}`);
 
 api[Symbol.dispose]();
-for (const socket of wss.clients) socket.terminate();
-wss.close();
+await server.close();
 http.closeAllConnections();
 http.close();
 console.log("done.");
