@@ -1,6 +1,6 @@
 // Bidirectional communication: a chat room. Each client exports a ChatClient (a stateful target
-// that keeps what it saw) and joins a room with it; the server keeps the member's stub, which is
-// its own until it releases it (no dup() needed), and calls every member back with
+// that keeps what it saw) and joins a room with it; the server keeps a dup() of the member's stub
+// (a call's arguments are released when it returns, as in capnweb), and calls every member back with
 // onUserJoined, onMessage and onUserLeft. Joining returns a room capability through which the
 // client sends messages and leaves; leaving (or dropping the room capability) releases the member.
 
@@ -68,13 +68,13 @@ class Rooms extends CapnWeb.Target {
   constructor(private readonly user: string) {
     super();
   }
-  /** Joins `roomId`; the server keeps `member` (it owns it from now on) until the user leaves. */
+  /** Joins `roomId`; the server keeps a dup of `member` until the user leaves. */
   async join(roomId: string, member: CapnWeb.Stub<ChatMember>) {
     let room = ROOMS.get(roomId);
     if (!room) ROOMS.set(roomId, (room = new ChatRoom(roomId)));
     if (room.members.has(this.user)) throw new CapnWeb.Error("invalid_argument", `${this.user} is already in ${roomId}.`);
     await room.broadcast((other) => other.onUserJoined({ user: this.user }));
-    room.members.set(this.user, member);
+    room.members.set(this.user, member.dup());
     return new RoomMembership(room, this.user);
   }
 }

@@ -54,7 +54,7 @@ class Api extends CapnWeb.Target {
     for (let done = 1; done <= rows; done++) {
       await progress(done, rows);
     }
-    CapnWeb.release(progress);
+    // `progress` is released when this call returns (capnweb's rule); keeping it needs a dup().
     return { imported: rows };
   }
 }

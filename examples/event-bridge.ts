@@ -26,7 +26,8 @@ class EventHub {
 
   add(handler: CapnWeb.Stub<EventHandler>): number {
     const id = this.nextId++;
-    this.subscribers.set(id, handler);
+    // The call's argument is released when it returns: the hub keeps its own reference.
+    this.subscribers.set(id, handler.dup());
     return id;
   }
 

@@ -32,6 +32,8 @@ export type { Connection, ConnectionState, ConnectionEvents } from "./client/con
 export { awaitResult as await, type Result, type AwaitOptions } from "./client/await.js";
 export { configure, config, type Config } from "./config.js";
 export { release } from "./client/release.js";
+export { localStub as stub, promisedStub as promised } from "./protocol/local.js";
+export { onStubBroken as onBroken } from "./protocol/stub.js";
 export { batch, rescue, map, type BatchValues } from "./client/combinators.js";
 
 

@@ -77,7 +77,16 @@ const NOT_YET = new Map<object, string>([
 export class Encoder {
   private exports: number[] | undefined;
 
-  private constructor(private readonly exporter: Exporter) {}
+  private constructor(
+    private readonly exporter: Exporter,
+    /** False for a rejection or an abort: nothing would own a capability in it (capnweb drops them). */
+    private readonly capabilities = true,
+    /**
+     * True for a call's arguments: a Target or function with a `dup()` method is sent as what
+     * `dup()` returns (capnweb's rule), so that the callee's release disposes the copy only.
+     */
+    private readonly params = false,
+  ) {}
 
   /** Encodes one value; on failure, exports it made are rolled back. */
   static encode(value: unknown, exporter: Exporter = NO_EXPORTS): unknown {
@@ -90,9 +99,23 @@ export class Encoder {
     }
   }
 
+  /**
+   * Encodes the reason of a `reject` or an `abort`. A capability in it has no owner to outlive
+   * the message, so the property holding it is dropped, as capnweb drops it.
+   */
+  static encodeRejection(value: unknown, exporter: Exporter = NO_EXPORTS): unknown {
+    const encoder = new Encoder(exporter, false);
+    try {
+      return encoder.encodeValue(value, 0);
+    } catch (error) {
+      encoder.rollback();
+      throw error;
+    }
+  }
+
   /** Encodes a call's argument list: the array expression without its escaping layer. */
   static encodeArgs(args: readonly unknown[], exporter: Exporter): unknown[] {
-    const encoder = new Encoder(exporter);
+    const encoder = new Encoder(exporter, true, true);
     try {
       const out = new Array(args.length);
       for (let i = 0; i < args.length; i++) out[i] = encoder.encodeValue(args[i], 1);
@@ -113,13 +136,17 @@ export class Encoder {
   }
 
   private noteExport(id: number): number {
+    if (!this.capabilities) {
+      this.exporter.unexport([id]);
+      throw NO_CAPABILITIES_HERE;
+    }
     (this.exports ??= []).push(id);
     return id;
   }
 
   private encodeValue(value: unknown, depth: number): unknown {
     if (depth >= ENCODE_MAX_DEPTH) {
-      throw new CapnWebError("invalid_argument", "Value nests too deeply to send (does it contain a cycle?).");
+      throw new CapnWebError("invalid_argument", "Serialization exceeded maximum allowed depth. (Does the message contain cycles?)");
     }
     switch (typeof value) {
       case "string":
@@ -135,12 +162,13 @@ export class Encoder {
       case "function": {
         const view = stubViewOf(value);
         if (view) return this.encodeStub(view.liveHook(), view.path, view.isPromise);
-        return ["export", this.noteExport(this.exporter.exportTarget(value))];
+        if (!this.capabilities) throw NO_CAPABILITIES_HERE;
+        return ["export", this.noteExport(this.exporter.exportTarget(this.params ? dupForParams(value) : value))];
       }
       case "object":
         break;
       default:
-        throw new CapnWebError("invalid_argument", `Cannot send a value of type ${typeof value}.`);
+        throw unserializable(value);
     }
     if (value === null) return null;
 
@@ -177,19 +205,18 @@ export class Encoder {
     }
     if (proto === URL.prototype) return ["url", (value as URL).href];
     if (proto === Headers.prototype) return ["headers", [...(value as Headers)]];
-    if (isTarget(value)) return ["export", this.noteExport(this.exporter.exportTarget(value))];
+    if (isTarget(value)) {
+      if (!this.capabilities) throw NO_CAPABILITIES_HERE;
+      return ["export", this.noteExport(this.exporter.exportTarget(this.params ? dupForParams(value) : value))];
+    }
     if ((value as object) instanceof Error) return this.encodeError(value as Error, depth);
     const later = NOT_YET.get(proto);
     if (later) throw new CapnWebError("unsupported", `Sending a ${later} is not supported yet.`);
-    const name = (value as object).constructor?.name ?? "object";
-    throw new CapnWebError(
-      "invalid_argument",
-      `Cannot send a ${name}: only plain objects, arrays, primitives, Date, bytes, URL, Headers, ` +
-        `Error, stubs, functions and Target instances travel.`,
-    );
+    throw unserializable(value);
   }
 
   private encodeStub(hook: Hook, path: PropertyPath, isPromise: boolean): unknown {
+    if (!this.capabilities) throw NO_CAPABILITIES_HERE;
     const importId = this.exporter.importIdOf(hook);
     if (importId !== undefined) {
       if (!isPromise) return ["import", importId];
@@ -230,7 +257,7 @@ export class Encoder {
     for (const key of Object.keys(error)) {
       if (key === "name" || key === "message" || key === "stack") continue;
       // A CapnWebError's remoteName travels as its name.
-      if (ours && key === "remoteName") continue;
+      if (ours && (key === "remoteName" || (key === "type" && plainOnTheWire.has(error)))) continue;
       capture(key, (error as unknown as Record<string, unknown>)[key]);
     }
     if ("cause" in error) capture("cause", error.cause);
@@ -243,6 +270,33 @@ export class Encoder {
     else if (stack !== undefined) out.push(stack);
     return out;
   }
+}
+
+function dupForParams(target: object): object {
+  const dup = (target as { dup?: unknown }).dup;
+  return typeof dup === "function" ? (dup.call(target) as object) : target;
+}
+
+// Errors that go to the peer as the bare class they name (capnweb's TypeError), without `type`.
+const plainOnTheWire = new WeakSet<Error>();
+
+// Thrown inside a rejection's encoding only, where encodeError catches it and drops the property.
+const NO_CAPABILITIES_HERE = new TypeError("Capabilities cannot be sent in an error.");
+
+/**
+ * What cannot travel. The message is capnweb's, and the error goes to the peer as a TypeError,
+ * as capnweb's does; locally it is a CapnWebError of type `invalid_argument`.
+ */
+function unserializable(value: unknown): CapnWebError {
+  let shown: string;
+  try {
+    shown = String(value);
+  } catch {
+    shown = "(couldn't stringify value)";
+  }
+  const error = new CapnWebError("invalid_argument", `Cannot serialize value: ${shown}`, { remoteName: "TypeError" });
+  plainOnTheWire.add(error);
+  return error;
 }
 
 function toUnpaddedBase64(bytes: Uint8Array): string {

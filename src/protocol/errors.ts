@@ -50,7 +50,8 @@ export class CapnWebError extends Error {
     if (options.props) {
       for (const key of Object.keys(options.props)) {
         if (key === "type" || key === "name" || key === "message" || key === "stack") continue;
-        (this as Record<string, unknown>)[key] = options.props[key];
+        // Defined, not assigned: a property named like one of our getters (`details`) shadows it.
+        Object.defineProperty(this, key, { value: options.props[key], writable: true, enumerable: true, configurable: true });
       }
     }
   }

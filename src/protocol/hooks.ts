@@ -10,7 +10,7 @@ import { isBlockedName } from "./limits.js";
 import { currentReleaseReason, runForTarget } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { disposeTarget, isTarget, isTargetReferenced, referenceTarget } from "./target.js";
-import { stubViewOf } from "./stub.js";
+import { releaseStub, stubViewOf, takeStubHook } from "./stub.js";
 
 export type PropertyKey = string | number;
 export type PropertyPath = readonly PropertyKey[];
@@ -231,28 +231,49 @@ export function deliverCall(fn: unknown, thisArg: unknown, path: PropertyPath, a
 function invoke(fn: Function, thisArg: unknown, args: Payload): Hook {
   let result: unknown;
   try {
-    // The target's owner receives the argument stubs, and owns what the method obtains.
+    // The target's owner owns what the method obtains (the argument stubs it dup()s included).
     const target = typeof thisArg === "object" && thisArg !== null ? thisArg : fn;
     result = runForTarget(target, () => {
-      const list = args.takeForApp();
+      const list = args.deliverForCall();
       return Reflect.apply(fn, thisArg, Array.isArray(list) ? list : []);
     });
   } catch (error) {
+    args.dispose();
     return new ErrorHook(error);
   }
-  return hookForResult(result);
+  // The call is done when its result settles: then the argument stubs are released, as capnweb
+  // does (`["release", id, n]` for a passed callback). A pipelined promise is a result at once.
+  // An argument stub the method returns goes with the result instead (released with it).
+  if (stubViewOf(result) === undefined && isThenable(result)) {
+    const settled = Promise.resolve(result).then(
+      (value) => {
+        args.disposeExcept(value);
+        return value;
+      },
+      (error) => {
+        args.dispose();
+        throw error;
+      },
+    );
+    return new PromiseHook(settled.then(hookForResult));
+  }
+  const hook = hookForResult(result);
+  args.disposeExcept(result);
+  return hook;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as PromiseLike<unknown>).then === "function";
 }
 
 /** What a local function returned, as a hook: a stub is forwarded, a promise is awaited. */
 export function hookForResult(result: unknown): Hook {
   const view = stubViewOf(result);
-  // A promise stub is forwarded (its resolution is the result). A capability stub is the result
-  // itself: it is held as a value, so that pulling yields the stub and the encoder exports it.
-  if (view?.isPromise) {
-    const hook = view.liveHook();
-    return view.path.length > 0 ? hook.get(view.path) : hook.dup();
-  }
-  if (view) return new PayloadHook(Payload.fromApp(result));
+  // A promise stub is forwarded (its resolution is the result), and handed over with it: the
+  // method gave it away (capnweb's rule). A capability stub is the result itself: it is held as
+  // a value, so that pulling yields the stub and the encoder exports it, and released with it.
+  if (view?.isPromise) return takeStubHook(view);
+  if (view) return new PayloadHook(Payload.fromApp(result), true);
   if (result !== null && typeof result === "object" && typeof (result as PromiseLike<unknown>).then === "function") {
     return new PromiseHook(Promise.resolve(result).then(hookForResult));
   }
@@ -323,7 +344,7 @@ export class PayloadHook extends Hook {
     const payload = this.payload;
     this.payload = undefined;
     payload?.dispose();
-    if (payload && this.ownsTargets) disposeUnreferencedTargets(payload.value, 0);
+    if (payload && this.ownsTargets) disposeReturned(payload.value, 0, !payload.wasDelivered);
   }
 
   override onBroken(callback: (error: unknown) => void): void {
@@ -332,14 +353,25 @@ export class PayloadHook extends Hook {
   }
 }
 
-function disposeUnreferencedTargets(value: unknown, depth: number): void {
-  if (depth > 64 || value === null || typeof value !== "object") return;
+/**
+ * What a method returned is handed over with its result, as in capnweb: once the result is
+ * released, a Target in it that nothing exported is disposed, and a stub in it is released
+ * (the peer got its own reference when the result was sent), unless the value went to a local
+ * caller, who owns it then.
+ */
+function disposeReturned(value: unknown, depth: number, releaseStubs: boolean): void {
+  if (depth > 64 || value === null) return;
+  if (typeof value === "function") {
+    if (releaseStubs) releaseStub(value);
+    return;
+  }
+  if (typeof value !== "object") return;
   if (isTarget(value)) {
     if (!isTargetReferenced(value)) disposeTarget(value);
   } else if (Array.isArray(value)) {
-    for (const item of value) disposeUnreferencedTargets(item, depth + 1);
+    for (const item of value) disposeReturned(item, depth + 1, releaseStubs);
   } else if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const key in value as Record<string, unknown>) disposeUnreferencedTargets((value as Record<string, unknown>)[key], depth + 1);
+    for (const key in value as Record<string, unknown>) disposeReturned((value as Record<string, unknown>)[key], depth + 1, releaseStubs);
   }
 }
 

@@ -7,7 +7,7 @@
 // never consumes it, and a decoded payload that is dropped undelivered releases what it held.
 
 import type { Hook } from "./hooks.js";
-import { adoptStub, copyWithNewStubs, releaseStub } from "./stub.js";
+import { adoptStub, copyWithNewStubs, isStub, releaseStub } from "./stub.js";
 
 /** A place in a decoded value that holds a promise to be replaced by its resolution. */
 interface PendingSlot {
@@ -29,6 +29,14 @@ export class Payload {
 
   static fromApp(value: unknown): Payload {
     return new Payload(value, undefined, undefined, false);
+  }
+
+  /**
+   * A value the application hands over with the stubs in it (`stubs`): they are released with
+   * the payload, unless it is delivered first.
+   */
+  static owning(value: unknown, stubs: unknown[]): Payload {
+    return new Payload(value, stubs.length > 0 ? stubs : undefined, undefined, false);
   }
 
   /** An empty payload for the decoder to fill: it is the parent of its own root value. */
@@ -74,6 +82,11 @@ export class Payload {
     return combined;
   }
 
+  /** Whether the value went to the application (which then owns its stubs). */
+  get wasDelivered(): boolean {
+    return this.delivered;
+  }
+
   get hasPending(): boolean {
     return this.pending !== undefined && this.pending.length > 0;
   }
@@ -97,6 +110,18 @@ export class Payload {
         }
       }),
     );
+  }
+
+  /**
+   * Hands a call's arguments to the method that runs now. The payload keeps its stubs: they are
+   * released when the call is done (capnweb's rule), so a method that keeps one `dup()`s it.
+   */
+  deliverForCall(): unknown {
+    if (!this.delivered) {
+      this.delivered = true;
+      return this.value;
+    }
+    return this.takeForApp();
   }
 
   /**
@@ -124,6 +149,20 @@ export class Payload {
     return copy;
   }
 
+  /**
+   * Releases what the payload owns except the stubs that `kept` holds (a call's arguments that
+   * the method handed back in its result, which now carries them).
+   */
+  disposeExcept(kept: unknown): void {
+    const owned = this.owned;
+    if (owned && kept !== null && (typeof kept === "object" || typeof kept === "function")) {
+      const inResult = new Set<unknown>();
+      collectStubs(kept, inResult, 0);
+      if (inResult.size > 0) this.owned = owned.filter((stub) => !inResult.has(stub));
+    }
+    this.dispose();
+  }
+
   /** Releases whatever the payload still owns. Safe to call more than once. */
   dispose(): void {
     const owned = this.owned;
@@ -132,6 +171,18 @@ export class Payload {
     const pending = this.pending;
     this.pending = undefined;
     if (pending) for (const slot of pending) slot.hook.dispose();
+  }
+}
+
+function collectStubs(value: unknown, into: Set<unknown>, depth: number): void {
+  if (typeof value === "function") {
+    if (isStub(value)) into.add(value);
+    return;
+  }
+  if (depth > 64 || value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) for (const item of value) collectStubs(item, into, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const key in value as Record<string, unknown>) collectStubs((value as Record<string, unknown>)[key], into, depth + 1);
   }
 }
 

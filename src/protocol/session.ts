@@ -16,7 +16,7 @@ import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath } from "./h
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
 import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
 import { Payload } from "./payload.js";
-import { newStub, stubViewOf } from "./stub.js";
+import { newStub, stubViewOf, withCapnwebStubs } from "./stub.js";
 import { isTarget } from "./target.js";
 // remap support registers itself with the hooks and stubs it extends.
 import "./map.js";
@@ -38,6 +38,8 @@ export interface SessionOptions {
   onEnd?: (reason: CapnWebError) => void;
   /** Default timeout of awaited calls on this session, ms (overrides the application default). */
   callTimeout?: number;
+  /** @internal Stubs it decodes are capnweb-compatible ones (the `capnweb-otp/capnweb` entry). */
+  capnwebStubs?: boolean;
   /**
    * Whether the session owns its main object, so that the main's `Symbol.dispose` runs when the
    * session ends (capnweb's behaviour, and the default). A server sharing one main object among
@@ -74,7 +76,8 @@ class ImportEntry {
   localRefs = 0;
   resolution: Hook | undefined;
   private waiting: Deferred | undefined;
-  private brokenCallbacks: ((error: unknown) => void)[] | undefined;
+  /** Where this entry's onBroken callbacks sit in the session's list (the order they came in). */
+  private brokenSlots: number[] | undefined;
 
   constructor(
     readonly session: RpcSession,
@@ -108,9 +111,9 @@ class ImportEntry {
     this.resolution = resolution;
     // The answer now lives here; the peer can drop its copy.
     this.session.releaseImport(this, "resolved");
-    const callbacks = this.brokenCallbacks;
-    this.brokenCallbacks = undefined;
-    if (callbacks) for (const callback of callbacks) resolution.onBroken(callback);
+    const slots = this.brokenSlots;
+    this.brokenSlots = undefined;
+    if (slots) this.session.moveBrokenCallbacks(slots, resolution);
     this.stopWaiting()?.resolve();
   }
 
@@ -132,9 +135,9 @@ class ImportEntry {
       waiting.promise.catch(noop);
       waiting.reject(error);
     }
-    const callbacks = this.brokenCallbacks;
-    this.brokenCallbacks = undefined;
-    if (callbacks) for (const callback of callbacks) safeCall(callback, error);
+    const slots = this.brokenSlots;
+    this.brokenSlots = undefined;
+    if (slots) this.session.fireBrokenCallbacks(slots, error);
   }
 
   /** The last local reference is gone. */
@@ -149,7 +152,7 @@ class ImportEntry {
 
   onBroken(callback: (error: unknown) => void): void {
     if (this.resolution) this.resolution.onBroken(callback);
-    else (this.brokenCallbacks ??= []).push(callback);
+    else (this.brokenSlots ??= []).push(this.session.addBrokenCallback(callback));
   }
 }
 
@@ -289,6 +292,11 @@ export class RpcSession {
   private endReason: CapnWebError | undefined;
   private readonly mainImport: ImportEntry;
   private endListeners: ((reason: CapnWebError) => void)[] | undefined;
+  /**
+   * onBroken callbacks of unresolved imports, in the order they were registered: when the
+   * session ends they are told in that order, as capnweb tells them. Told or moved ones are holes.
+   */
+  private brokenCallbacks: (((error: unknown) => void) | undefined)[] = [];
 
   constructor(
     private readonly sink: FrameSink,
@@ -306,7 +314,8 @@ export class RpcSession {
    * (a connection closes itself then); copies of the stub never trigger it.
    */
   remoteMain<Api = unknown>(onRelease?: () => void): Stub<Api> {
-    return newStub(new MainImportHook(this.mainImport, false, onRelease));
+    const hook = new MainImportHook(this.mainImport, false, onRelease);
+    return this.options.capnwebStubs ? withCapnwebStubs(true, () => newStub(hook)) : newStub(hook);
   }
 
   /** @internal A hook on the peer's main interface that lives as long as the session. */
@@ -318,6 +327,37 @@ export class RpcSession {
   onEnded(listener: (reason: CapnWebError) => void): void {
     if (this.endReason) safeCall(listener, this.endReason);
     else (this.endListeners ??= []).push(listener);
+  }
+
+  /** @internal */
+  addBrokenCallback(callback: (error: unknown) => void): number {
+    return this.brokenCallbacks.push(callback) - 1;
+  }
+
+  /**
+   * @internal An import resolved: its callbacks now follow the resolution. One that lands in this
+   * session's list again keeps its original place.
+   */
+  moveBrokenCallbacks(slots: number[], resolution: Hook): void {
+    const list = this.brokenCallbacks;
+    for (const slot of slots) {
+      const callback = list[slot];
+      if (!callback) continue;
+      const end = list.length;
+      resolution.onBroken(callback);
+      if (list[end] === callback) list[end] = undefined;
+      else list[slot] = undefined;
+    }
+  }
+
+  /** @internal One import failed on its own (cancelled, or the session is ending). */
+  fireBrokenCallbacks(slots: number[], error: unknown): void {
+    const list = this.brokenCallbacks;
+    for (const slot of slots) {
+      const callback = list[slot];
+      list[slot] = undefined;
+      if (callback) safeCall(callback, error);
+    }
   }
 
   get callTimeout(): number | undefined {
@@ -359,7 +399,8 @@ export class RpcSession {
       } catch {
         throw new CapnWebError("protocol", "Message is not valid JSON.");
       }
-      this.dispatch(message);
+      if (this.options.capnwebStubs) withCapnwebStubs(true, () => this.dispatch(message));
+      else this.dispatch(message);
     } catch (error) {
       this.abort(error instanceof CapnWebError ? error : new CapnWebError("protocol", errorMessage(error), { cause: error }));
     }
@@ -502,12 +543,12 @@ export class RpcSession {
         try {
           value = Encoder.encode(payload.value, this);
         } catch (encodeError) {
-          this.send(["reject", id, Encoder.encode(toError(encodeError), this)]);
+          this.send(["reject", id, Encoder.encodeRejection(toError(encodeError), this)]);
           return;
         }
         this.send(["resolve", id, value]);
       } else {
-        this.send(["reject", id, Encoder.encode(error, this)]);
+        this.send(["reject", id, Encoder.encodeRejection(error, this)]);
       }
       if (entry.autoRelease) this.releaseExport(id, 1);
     } catch (fatal) {
@@ -726,7 +767,7 @@ export class RpcSession {
     if (this.endReason) return;
     if (tellPeer) {
       try {
-        this.sink.send(JSON.stringify(["abort", Encoder.encode(reason)]));
+        this.sink.send(JSON.stringify(["abort", Encoder.encodeRejection(reason)]));
       } catch {
         // The transport may be the reason we are aborting.
       }
@@ -742,6 +783,9 @@ export class RpcSession {
     this.imports.clear();
     this.exports.clear();
     this.targetHooks.clear();
+    const broken = this.brokenCallbacks;
+    this.brokenCallbacks = [];
+    for (const callback of broken) if (callback) safeCall(callback, reason);
     // What the peer exported to us is gone for good, and says so; our calls in flight fail with
     // the reason the session ended.
     let stale: CapnWebError | undefined;

@@ -29,6 +29,12 @@ class StubRoot {
     readonly isPromise: boolean,
     /** A borrowed root belongs to someone else (a payload's placeholder); releasing it is a no-op. */
     readonly borrowed = false,
+    /**
+     * A stub of the capnweb-compatible entry: its awaits reject with the errors capnweb gives
+     * (the remote class itself, not a CapnWebError), and it offers `onRpcBroken`. Stubs made from
+     * it (calls, dups, copies) are of the same kind.
+     */
+    readonly capnweb = creatingCapnwebStubs,
   ) {
     this.box = { hook };
   }
@@ -69,6 +75,33 @@ export class StubView {
 }
 
 const VIEW: unique symbol = Symbol("capnweb-otp.stub-view");
+
+// Set while a capnweb-compatible session decodes what it received, or while the compatible
+// entry makes a stub: the stubs made then are of that kind.
+let creatingCapnwebStubs = false;
+
+/** Runs `fn` with the stubs it makes being capnweb-compatible ones (or not). */
+export function withCapnwebStubs<T>(on: boolean, fn: () => T): T {
+  const previous = creatingCapnwebStubs;
+  creatingCapnwebStubs = on;
+  try {
+    return fn();
+  } finally {
+    creatingCapnwebStubs = previous;
+  }
+}
+
+/** The prototypes `instanceof RpcStub` and `instanceof RpcPromise` look for (compatible stubs). */
+let capnwebPrototypes: { stub: object; promise: object } | undefined;
+export function installCapnwebPrototypes(prototypes: { stub: object; promise: object }): void {
+  capnwebPrototypes = prototypes;
+}
+
+/** How the compatible entry turns an error into what capnweb would have thrown. */
+let capnwebErrorOf: (error: unknown) => unknown = (error) => error;
+export function installCapnwebErrors(convert: (error: unknown) => unknown): void {
+  capnwebErrorOf = convert;
+}
 type ProxyTarget = { (): void; [VIEW]: StubView };
 
 /** Set by map.ts while a mapper function runs: calls are recorded instead of sent. */
@@ -117,9 +150,12 @@ const handler: ProxyHandler<ProxyTarget> = {
       case "map":
         return (mapper: (value: any) => unknown) => mapView(view, mapper);
       case "dup":
-        return () => newStubOfKind(view.liveHook().dup(), view.root.isPromise, view.path);
+        return () => dupView(view);
       case "toString":
         return () => describe(view);
+      case "onRpcBroken":
+        if (view.root.capnweb) return (callback: (error: unknown) => void) => onBroken(view, callback);
+        break;
       case "toJSON":
         return undefined;
     }
@@ -141,6 +177,11 @@ const handler: ProxyHandler<ProxyTarget> = {
   has(target, prop) {
     return prop === VIEW || (prop === "then" && target[VIEW].isPromise);
   },
+  getPrototypeOf(target) {
+    const view = target[VIEW];
+    if (!view.root.capnweb || !capnwebPrototypes) return Function.prototype;
+    return view.isPromise ? capnwebPrototypes.promise : capnwebPrototypes.stub;
+  },
   ownKeys() {
     return ["prototype"];
   },
@@ -160,8 +201,8 @@ function makeProxy(view: StubView): any {
   return new Proxy(target, handler);
 }
 
-function newStubOfKind(hook: Hook, isPromise: boolean, path: PropertyPath = []): any {
-  const root = new StubRoot(hook, isPromise);
+function newStubOfKind(hook: Hook, isPromise: boolean, path: PropertyPath = [], capnweb = creatingCapnwebStubs): any {
+  const root = new StubRoot(hook, isPromise, false, capnweb);
   const proxy = makeProxy(new StubView(root, path));
   finalizer.register(root, root.box, root);
   currentOwner()?.adopt(root);
@@ -263,10 +304,13 @@ function callView(view: StubView, args: unknown[]): any {
   try {
     hook = view.liveHook();
   } catch (error) {
-    return newPromiseStub(new ErrorHook(error));
+    return newStubOfKind(new ErrorHook(error), true, [], view.root.capnweb);
   }
   const call = callStarted(view.path);
-  const result = newPromiseStub(hook.call(view.path, Payload.fromApp(args)));
+  const called = hook.call(view.path, Payload.fromApp(args));
+  // capnweb throws at once when an argument cannot be serialized.
+  if (view.root.capnweb && called instanceof ErrorHook && isUnserializable(called.error)) throw capnwebErrorOf(called.error);
+  const result = newStubOfKind(called, true, [], view.root.capnweb);
   if (call) stubViewOf(result)!.root.call = call;
   return result;
 }
@@ -275,9 +319,9 @@ function mapView(view: StubView, mapper: (value: any) => unknown): any {
   if (interceptor) return interceptor.map(view, mapper);
   if (!mapSender) return newPromiseStub(new ErrorHook(new CapnWebError("unsupported", "map() support is not loaded.")));
   try {
-    return newPromiseStub(mapSender(view.liveHook(), view.path, mapper));
+    return newStubOfKind(mapSender(view.liveHook(), view.path, mapper), true, [], view.root.capnweb);
   } catch (error) {
-    return newPromiseStub(new ErrorHook(error));
+    return newStubOfKind(new ErrorHook(error), true, [], view.root.capnweb);
   }
 }
 
@@ -297,7 +341,7 @@ async function pullOnce(view: StubView): Promise<unknown> {
       temporary = true;
     }
   } catch (error) {
-    throw CapnWebError.from(error);
+    throw view.root.capnweb ? capnwebErrorOf(error) : CapnWebError.from(error);
   }
   const call = view.path.length === 0 ? view.root.call : undefined;
   view.root.call = undefined;
@@ -310,16 +354,119 @@ async function pullOnce(view: StubView): Promise<unknown> {
         )
       : pulled);
     if (payload.hasPending) await payload.resolvePending();
-    const value = payload.takeForApp();
+    const value = withCapnwebStubs(view.root.capnweb, () => payload.takeForApp());
     if (call) callEnded(call);
-    return value;
+    return disposableResult(value, view.root.capnweb);
   } catch (error) {
-    const failure = CapnWebError.from(error);
-    if (call) callEnded(call, failure);
-    throw failure;
+    const failure = view.root.capnweb ? undefined : CapnWebError.from(error);
+    if (call) callEnded(call, failure ?? CapnWebError.from(error));
+    throw failure ?? capnwebErrorOf(error);
   } finally {
     if (temporary) hook.dispose();
   }
+}
+
+/**
+ * The reference behind a stub, taken over: the stub is released without releasing it. A path
+ * stub owns no reference; its read gets one of its own.
+ */
+export function takeStubHook(view: StubView): Hook {
+  const hook = view.liveHook();
+  if (view.path.length > 0) return hook.get(view.path);
+  if (view.root.borrowed) return hook.dup();
+  view.root.hook = undefined;
+  finalizer.unregister(view.root);
+  return hook;
+}
+
+/**
+ * A promise stub made of another (capnweb's `new RpcPromise(promise)`): a promise's reference is
+ * taken over, so the source is released; a path's read shares a new reference and stays lazy.
+ */
+export function adoptPromiseStub(view: StubView): any {
+  const hook = view.liveHook();
+  // A path shares its root's reference, as the source does: releasing the root releases both.
+  if (view.path.length > 0) return makeProxy(new StubView(view.root, view.path));
+  if (view.root.borrowed) return newStubOfKind(hook.dup(), true);
+  view.root.hook = undefined;
+  finalizer.unregister(view.root);
+  return newStubOfKind(hook, true);
+}
+
+/** A second, independently released reference to what `view` stands for. */
+function dupView(view: StubView): any {
+  const hook = view.liveHook();
+  // capnweb's dup() is a plain stub even of a promise, so that resolving a promise with it
+  // does not assimilate (pull) it.
+  if (view.root.capnweb) return newStubOfKind(view.path.length > 0 ? hook.get(view.path) : hook.dup(), false, [], true);
+  return newStubOfKind(hook.dup(), view.root.isPromise, view.path);
+}
+
+/**
+ * Tells `callback` once if what the stub reaches becomes unreachable (its connection was lost,
+ * the session aborted, the call failed). The returned disposable stops listening.
+ */
+export function onStubBroken(stub: unknown, callback: (error: unknown) => void): Disposable {
+  const view = stubViewOf(stub);
+  if (!view) throw new CapnWebError("invalid_argument", "onBroken() takes a stub.");
+  return onBroken(view, callback);
+}
+
+function onBroken(view: StubView, callback: (error: unknown) => void): Disposable {
+  let listening = true;
+  const listener = (error: unknown) => {
+    if (!listening) return;
+    listening = false;
+    callback(view.root.capnweb ? capnwebErrorOf(error) : CapnWebError.from(error));
+  };
+  const hook = view.root.hook;
+  if (hook) hook.onBroken(listener);
+  else listener(new CapnWebError("released", "This stub was released; it can no longer be used."));
+  return {
+    [Symbol.dispose]() {
+      listening = false;
+    },
+  };
+}
+
+/**
+ * A received object or array that holds stubs gets a `Symbol.dispose` that releases them all
+ * (capnweb's results have one), so `using result = await api.pair()` releases both halves. A
+ * capnweb-compatible stub gives every object result one, as capnweb does.
+ */
+function disposableResult(value: unknown, always: boolean): unknown {
+  if (value === null || typeof value !== "object" || Symbol.dispose in value) return value;
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== Array.prototype) return value;
+  if (!always && !holdsStub(value, 0)) return value;
+  Object.defineProperty(value, Symbol.dispose, {
+    value: () => releaseAll(value, 0),
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+  return value;
+}
+
+function holdsStub(value: unknown, depth: number): boolean {
+  if (stubViewOf(value)) return true;
+  if (depth > 64 || value === null || typeof value !== "object") return false;
+  if (Array.isArray(value)) return value.some((item) => holdsStub(item, depth + 1));
+  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const key in value as Record<string, unknown>) if (holdsStub((value as Record<string, unknown>)[key], depth + 1)) return true;
+  return false;
+}
+
+function releaseAll(value: unknown, depth: number): void {
+  if (releaseStub(value) || depth > 64 || value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) for (const item of value) releaseAll(item, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const key in value as Record<string, unknown>) releaseAll((value as Record<string, unknown>)[key], depth + 1);
+  }
+}
+
+function isUnserializable(error: unknown): boolean {
+  return error instanceof CapnWebError && error.type === "invalid_argument" && error.remoteName === "TypeError";
 }
 
 /**
@@ -331,7 +478,7 @@ export function copyWithNewStubs(value: unknown, stubs: unknown[] = [], depth = 
   if (value === null || (typeof value !== "object" && typeof value !== "function")) return value;
   const view = stubViewOf(value);
   if (view) {
-    const copy = newStubOfKind(view.liveHook().dup(), view.root.isPromise, view.path);
+    const copy = newStubOfKind(view.liveHook().dup(), view.root.isPromise, view.path, view.root.capnweb);
     stubs.push(copy);
     return copy;
   }
@@ -348,6 +495,7 @@ export function copyWithNewStubs(value: unknown, stubs: unknown[] = [], depth = 
 }
 
 function describe(view: StubView): string {
+  if (view.root.capnweb) return view.isPromise ? "[object RpcPromise]" : "[object RpcStub]";
   const state = view.isReleased ? " (released)" : "";
   return `[CapnWebStub${view.isPromise ? " promise" : ""}${view.path.length ? " ." + view.path.join(".") : ""}${state}]`;
 }

@@ -69,6 +69,17 @@ const expectations: Record<string, RegExp[]> = {
     /fragile exited: shutdown because: fragile_sup reached its restart intensity \(2 in 5s\); last failure in fragile: database unreachable/,
     /reports: supervisor:crash fragile, supervisor:start_error fragile, supervisor:start_error fragile, supervisor:give_up fragile/,
   ],
+  "capnweb-dropin.ts": [
+    /square\(7\) = 49/,
+    /counter: 15/,
+    /callTwice: \[100,200\]/,
+    /fail\(\): RangeError: out of range/,
+    /HTTP batch: \[4,9\]/,
+    /local stub: 2/,
+    /promised: 101 \(the call waited for the promise\)/,
+    /broken-listener told after it was stopped: 0/,
+    /done\./,
+  ],
   "pool.ts": [/sum of squares = 20540/, /pool: 4 sessions/, /done\./],
   "reporter.ts": [
     /\[###\.\.\.\.\.\.\.\] 25% Parsing\.\.\./,

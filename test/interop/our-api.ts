@@ -114,7 +114,7 @@ export class OurApi extends CapnWeb.Target {
   }
   /** Keeps the callback: it is ours until we release it. */
   subscribe(fn: Remote<(event: string) => string>) {
-    this.subscribers.push(fn);
+    this.subscribers.push(fn.dup());
   }
   async notify(event: string) {
     return Promise.all(this.subscribers.map((fn) => fn(event)));
@@ -132,9 +132,9 @@ export class OurApi extends CapnWeb.Target {
       CapnWeb.release(b);
     }
   }
-  /** Returns what it was given, capabilities included. */
+  /** Returns what it was given, capabilities included (dups: the arguments end with the call). */
   bounce(value: unknown) {
-    return value;
+    return dupStubs(value);
   }
   /** Releases every capability in what it was given. */
   drop(value: unknown) {
@@ -219,3 +219,12 @@ export interface Api {
   upstreamCounterInObject(start: number): { counter: Cap<CounterApi> };
 }
 
+/** A copy of `value` whose stubs are dups, for a method that hands its arguments back. */
+function dupStubs(value: unknown): unknown {
+  if (typeof value === "function" && typeof (value as { dup?: unknown }).dup === "function") return (value as unknown as { dup(): unknown }).dup();
+  if (Array.isArray(value)) return value.map(dupStubs);
+  if (value !== null && typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, dupStubs(item)]));
+  }
+  return value;
+}

@@ -304,11 +304,11 @@ export class OurLeakApi extends CapnWeb.Target {
     let room = ourRooms.get(roomId);
     if (!room) ourRooms.set(roomId, (room = new OurRoom()));
     await room.broadcast((other) => other.onUserJoined({ user }));
-    room.members.set(user, member);
+    room.members.set(user, member.dup());
     return new OurMembership(room, user);
   }
   hold(cap: Remote<any>) {
-    this.held.push(cap);
+    this.held.push(cap.dup());
     return this.held.length;
   }
   async callHeld(method: string, ...args: unknown[]): Promise<Outcome[]> {

@@ -425,7 +425,8 @@ export function ownershipScenarios(connectClient: () => Promise<Client>): void {
       CapnWeb.target({
         init: () => ({ held: [] as unknown[] }),
         handlers: {
-          take: ([counter], state) => ({ reply: state.held.length + 1, state: { held: [...state.held, counter] } }),
+          // A call's argument is released when the call returns: what the handler keeps, it dup()s.
+          take: ([counter], state) => ({ reply: state.held.length + 1, state: { held: [...state.held, (counter as CapnWeb.Stub<unknown>).dup()] } }),
           fetch: async (_args, state) => {
             const counter = await a.makeCounter(100);
             return { reply: await counter.increment(1), state: { held: [...state.held, counter] } };
@@ -466,13 +467,13 @@ export function ownershipScenarios(connectClient: () => Promise<Client>): void {
       }
     });
 
-    it("an XState target keeps the argument stubs in its context; stopping it releases them", async () => {
+    it("an XState target keeps dups of its argument stubs in its context; stopping it releases them", async () => {
       const machine = setup({}).createMachine({
         context: { held: [] as unknown[] },
         on: {
           take: {
             actions: [
-              assign({ held: ({ context, event }) => [...context.held, (event as any).args[0]] }),
+              assign({ held: ({ context, event }) => [...context.held, (event as any).args[0].dup()] }),
               ({ context, event }) => (event as any).reply(context.held.length),
             ],
           },

@@ -83,7 +83,7 @@ class FuzzApi extends CapnWeb.Target {
     }
   }
   hold(cap: unknown): number {
-    return this.held.push(cap);
+    return this.held.push((cap as CapnWeb.Stub<unknown>).dup());
   }
   async callHeld(x: number): Promise<unknown[]> {
     return Promise.all(this.held.map((fn) => (fn as (x: number) => unknown)(x)));

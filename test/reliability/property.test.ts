@@ -178,7 +178,7 @@ class OurApi extends CapnWeb.Target {
     }
   }
   hold(fn: CapnWeb.Stub<Fn>): number {
-    return this.held.push(fn);
+    return this.held.push(fn.dup());
   }
   async callHeld(x: number): Promise<unknown[]> {
     return Promise.all(this.held.map((fn) => fn(x)));

@@ -1,0 +1,28 @@
+// `capnweb-otp/capnweb`: capnweb 0.12's names with capnweb's semantics, on our engine, so that a
+// capnweb program runs after changing its import. Re-exports only.
+
+export { Target as RpcTarget } from "./protocol/target.js";
+export { RpcStub, RpcPromise, type RpcStubConstructor, type RpcPromiseConstructor, type CapnwebStubMembers } from "./compat/stubs.js";
+export {
+  RpcSession,
+  type RpcTransport,
+  type RpcTransportWithCustomEncoding,
+  type AnyRpcTransport,
+  type RpcSessionOptions,
+  type RpcSessionStats,
+} from "./compat/session.js";
+export {
+  newWebSocketRpcSession,
+  newMessagePortRpcSession,
+  newHttpBatchRpcSession,
+  nodeHttpBatchRpcResponse,
+  newHttpBatchRpcResponse,
+  newWorkersRpcResponse,
+  type WebSocketLike,
+  type WebSocketEventLike,
+} from "./compat/transports.js";
+export { serialize, deserialize } from "./compat/serialize.js";
+export { DEFAULT_LIMITS, type Limits as RpcLimits } from "./protocol/limits.js";
+export { DEFAULT_MAX_DEPTH } from "./compat/limits.js";
+export type { MessagePortLike } from "./transports/message-port.js";
+export type { Stub, Pipelined } from "./protocol/types.js";
