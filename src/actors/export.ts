@@ -46,7 +46,8 @@ export function exportTarget(api: SessionStub, target: unknown, options: ExportO
   // a drop ends its exports (the peer forgot them), and passing it again exports it again.
   const supervised = SessionActor.of(api);
   if (supervised) {
-    const actor = TargetActor.for(target, options.label);
+    const label = options.label ?? "target";
+    const actor = TargetActor.for(target, label, supervised.targetPlace(label));
     actor.outlivesConnections = true;
     supervised.adoptTarget(actor);
     // The application's capability is what keeps it: its release stops the actor.

@@ -25,7 +25,7 @@ import type { TargetActor, TargetInspection } from "./target-actor.js";
 import { sessionOfStub, type RpcSession } from "../protocol/session.js";
 import { stubViewOf } from "../protocol/stub.js";
 import { sessionMachine } from "./session-machine.js";
-import { sessionSystemRoot, stopSessionActor } from "./session-system.js";
+import { sessionParent, stopSessionActor } from "./session-system.js";
 
 export interface SessionOptions<Api = unknown> {
   /** Where to connect: ws://, wss:// (http:// and https:// are taken as their WebSocket forms). */
@@ -101,7 +101,9 @@ export class SessionActor implements Child, RestoreHost {
   readonly exited: Promise<ExitReason>;
   private readonly exit: (reason: ExitReason) => void;
   readonly actor: Actor<typeof sessionMachine>;
-  private readonly systemRoot: AnyActorRef;
+  /** Where the tree is inspected: this session's place in it, under which its XState targets go. */
+  private readonly inspectionPath: readonly string[] | undefined;
+  private targetsExported = 0;
   private connection: Connection | undefined;
   /** Calls waiting for a connection (with the `queue` option), released once it is restored. */
   private readonly queue: Waiter[] = [];
@@ -136,8 +138,12 @@ export class SessionActor implements Child, RestoreHost {
       announceDisconnected: (reason: string) => this.announceDisconnected(reason),
       closeConnection: () => this.closeConnection(),
     };
-    this.systemRoot = sessionSystemRoot(context.inspect);
-    this.actor = createActor(sessionMachine, { input: { name: options.label ?? url, url, backoff, runtime }, parent: this.systemRoot });
+    const label = options.label ?? url;
+    const parent = sessionParent(context);
+    // In an inspected tree the session is named by its place in it (its supervisor's path).
+    const place = context.inspectionParent ? { id: label, systemId: [...context.path, label].join("/") } : {};
+    this.actor = createActor(sessionMachine, { input: { name: label, url, backoff, runtime }, parent, ...place });
+    this.inspectionPath = context.inspectionParent ? [...context.path, label] : undefined;
     this.actor.subscribe({
       next: (snapshot) => {
         if (snapshot.value !== "connecting") this.settleFirstOutcome();
@@ -322,6 +328,11 @@ export class SessionActor implements Child, RestoreHost {
     }
   }
 
+  /** Where an XState target exported through this session goes in an inspected tree. */
+  targetPlace(label: string): { parent: AnyActorRef; path: readonly string[]; id: string } | undefined {
+    return this.inspectionPath ? { parent: this.actor, path: this.inspectionPath, id: `${label}#${++this.targetsExported}` } : undefined;
+  }
+
   /** A target actor exported through this session: it lives until the session ends. */
   adoptTarget(target: TargetActor): void {
     if (this.ended) {
@@ -441,7 +452,7 @@ export class SessionActor implements Child, RestoreHost {
     for (const target of [...this.targets]) target.stop("session-ended");
     this.notify("ended");
     this.watchers.clear();
-    stopSessionActor(this.systemRoot, this.actor);
+    stopSessionActor(this.actor);
     this.settleFirstOutcome(failure);
     this.exit(reason);
   }

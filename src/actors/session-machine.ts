@@ -15,7 +15,7 @@
 // Only `connecting` listens for those events, and it is left only through them or STOP, so an
 // outcome always belongs to the attempt of the current `connecting` state.
 
-import { type AnyActorRef, assign, setup } from "xstate";
+import { type AnyActorRef, assign, setup, stopChild } from "xstate";
 import type { Backoff } from "../supervisor/backoff.js";
 
 export interface SessionMachineContext {
@@ -41,7 +41,9 @@ export type SessionMachineEvent =
   | { type: "CONNECTED" }
   | { type: "CONNECT_FAILED"; error: unknown }
   | { type: "DROPPED"; reason: string }
-  | { type: "STOP" };
+  | { type: "STOP" }
+  /** Stops one of the session's own XState children (an exported XState target, in an inspected tree). */
+  | { type: "capnweb.stop"; child: AnyActorRef };
 
 /** What the machine asks of the actor that owns the connection (SessionActor). */
 export interface SessionRuntime {
@@ -99,6 +101,9 @@ export const sessionMachine = setup({
     disconnects: 0,
   }),
   initial: "connecting",
+  on: {
+    "capnweb.stop": { actions: stopChild(({ event }) => event.child) },
+  },
   states: {
     connecting: {
       entry: "openConnection",

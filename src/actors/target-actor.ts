@@ -13,9 +13,17 @@ import { CapnWebError } from "../protocol/errors.js";
 import { isBlockedName } from "../protocol/limits.js";
 import { Target, isTarget, referencesOf } from "../protocol/target.js";
 import { logger } from "../logging.js";
+import { inspectedChild, stopTreeActor } from "../supervisor/inspection-actors.js";
 import { Owner, setTargetOwner } from "./owner.js";
 
 export type TargetStatus = "running" | "stopped";
+
+/** Where an XState target's actor goes in an inspected tree: under its session's actor. */
+export interface TargetPlace {
+  parent: AnyActorRef;
+  path: readonly string[];
+  id: string;
+}
 
 /** An exported target actor as inspection sees it. */
 export interface TargetInspection {
@@ -127,22 +135,24 @@ export class TargetActor<S = unknown> {
     readonly kind: "target" | "stateful" | "xstate",
     readonly label: string,
     private readonly source: unknown,
+    place?: TargetPlace,
   ) {
     this.owner = new Owner(label);
     this.facade = this.makeFacade();
     setTargetOwner(this.facade, this.owner);
     if (kind === "stateful") this.ready = this.initState();
     if (kind === "xstate") {
-      this.xstate = createActor(source as AnyActorLogic);
+      // In an inspected tree, a child of its session's actor, named by its place in the tree.
+      this.xstate = place ? inspectedChild(source as AnyActorLogic, place.parent, place.path, place.id) : createActor(source as AnyActorLogic);
       this.xstate.subscribe({ error: () => this.stop("crashed"), complete: () => this.stop("stopped") });
       this.xstate.start();
     }
   }
 
-  static for(value: unknown, label = "target"): TargetActor {
+  static for(value: unknown, label = "target", place?: TargetPlace): TargetActor {
     if (isStatefulTarget(value)) return new TargetActor("stateful", label, value);
     if (isTarget(value) || typeof value === "function") return new TargetActor("target", label, value);
-    if (isActorLogic(value)) return new TargetActor("xstate", label, value);
+    if (isActorLogic(value)) return new TargetActor("xstate", label, value, place);
     throw new CapnWebError("invalid_argument", "export() takes a CapnWeb.Target, a function, CapnWeb.target({...}) or XState actor logic.");
   }
 
@@ -195,7 +205,7 @@ export class TargetActor<S = unknown> {
         // as above
       }
     } else {
-      this.xstate?.stop();
+      if (this.xstate) stopTreeActor(this.xstate);
     }
     for (const listener of this.stopListeners.splice(0)) listener(reason);
   }

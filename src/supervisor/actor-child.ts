@@ -2,6 +2,7 @@
 // as its sessions. The actor's `done` status is a normal exit, its `error` status an abnormal one
 // (XState has no supervision of its own: an errored actor is dead, and a restart is a new actor).
 
+import { inspectedChild, stopTreeActor } from "./inspection-actors.js";
 import { type AnyActorLogic, type AnyActorRef, type InputFrom, createActor } from "xstate";
 import type { ActorInspection } from "./inspection.js";
 import { type Child, type ChildSpec, type ExitReason, type RestartType, type Shutdown, type StartContext, exitSignal } from "./child.js";
@@ -63,10 +64,10 @@ export class ActorChild implements Child {
     ({ exited: this.exited, exit: this.exit } = exitSignal());
     const scope = (options.scope ?? defaultScope)?.(options.id);
     this.scope = scope;
-    const actor = createActor(logic, {
-      input: options.input,
-      ...(context.inspect ? { inspect: context.inspect } : {}),
-    } as never) as AnyActorRef;
+    // In an inspected tree the actor is a child of its supervisor's stand-in, named by its place.
+    const actor = context.inspectionParent
+      ? inspectedChild(logic, context.inspectionParent, context.path, options.id, { input: options.input })
+      : (createActor(logic, { input: options.input, ...(context.inspect ? { inspect: context.inspect } : {}) } as never) as AnyActorRef);
     if (scope) {
       // Everything the actor does runs inside its scope: what it starts, and what it is sent.
       const send = actor.send.bind(actor);
@@ -107,14 +108,14 @@ export class ActorChild implements Child {
   stop(): void {
     if (this.ended) return;
     this.stopping = true;
-    this.actor.stop();
+    stopTreeActor(this.actor);
     this.end("shutdown");
   }
 
   kill(): void {
     if (this.ended) return;
     this.killed = true;
-    this.actor.stop();
+    stopTreeActor(this.actor);
     this.end("killed");
   }
 

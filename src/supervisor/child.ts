@@ -2,6 +2,7 @@
 // and that reports once how it ended. The supervisor knows nothing else about it: sessions, user
 // state machines and nested supervisors all look like this.
 
+import type { AnyActorRef } from "xstate";
 import type { Inspection, Inspector } from "./inspection.js";
 
 /**
@@ -54,6 +55,11 @@ export interface StartContext {
   readonly path: readonly string[];
   /** The XState inspection observer given to the root, for every actor in the tree. */
   readonly inspect?: Inspector | undefined;
+  /**
+   * Where the tree is inspected: the XState actor that stands for this child's supervisor, the
+   * parent to create the child's own XState actors under (see inspection-actors.ts).
+   */
+  readonly inspectionParent?: AnyActorRef | undefined;
 }
 
 /**

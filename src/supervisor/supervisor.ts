@@ -22,6 +22,8 @@
 // Children live in a Map, in start order, so adding or removing one costs the same at the
 // 10,000th child as at the first.
 
+import { supervisorStandIn, stopTreeActor } from "./inspection-actors.js";
+import type { AnyActorRef } from "xstate";
 import {
   type Child,
   type ChildSpec,
@@ -149,7 +151,10 @@ export class Supervisor implements Child {
     this.maxSeconds = options.maxSeconds;
     this.maxChildren = options.maxChildren;
     this.autoShutdown = options.autoShutdown;
-    this.context = { path: [...(parent?.path ?? []), this.name], inspect: inspect ?? parent?.inspect };
+    const path = [...(parent?.path ?? []), this.name];
+    const inspector = inspect ?? parent?.inspect;
+    this.standIn = inspector ? supervisorStandIn(path, inspector, parent?.inspectionParent) : undefined;
+    this.context = { path, inspect: inspector, inspectionParent: this.standIn };
     ({ exited: this.exited, exit: this.exit } = exitSignal());
   }
 
@@ -609,8 +614,12 @@ export class Supervisor implements Child {
   private finish(reason: ExitReason): void {
     if (this.exitReason) return;
     this.exitReason = reason;
+    if (this.standIn) stopTreeActor(this.standIn);
     this.exit(reason);
   }
+
+  /** The XState actor standing for this supervisor in inspection (only when the tree is inspected). */
+  private readonly standIn: AnyActorRef | undefined;
 
   // ---------------------------------------------------------------------------------------------
 
