@@ -5,7 +5,7 @@
 export { CapnWebError as Error, isCapnWebError, type ErrorType } from "./protocol/errors.js";
 export { Target } from "./protocol/target.js";
 export type { Stub, Pipelined, Resolved, Passable } from "./protocol/types.js";
-export type { Limits } from "./protocol/limits.js";
+export type { Limits, LimitName, LimitBreach, LimitPeer } from "./protocol/limits.js";
 export { DEFAULT_LIMITS } from "./protocol/limits.js";
 export { serialize, deserialize } from "./protocol/codec.js";
 export type { SessionStats } from "./protocol/session.js";
@@ -19,7 +19,7 @@ export { release } from "./client/release.js";
 export { batch, rescue, map } from "./client/combinators.js";
 
 export { serve, type ServeOptions, type Server } from "./server/serve.js";
-export { CapnWebHandlers, type HandlerOptions, type ConnectionInfo, type LiveSession } from "./server/handlers.js";
+export { CapnWebHandlers, type HandlerOptions, type CloseOptions, type ConnectionInfo, type LiveSession } from "./server/handlers.js";
 
 export * as transports from "./transports/index.js";
 export { RpcSession, type SessionOptions, type FrameSink } from "./protocol/session.js";

@@ -24,6 +24,7 @@ const EVENTS: readonly TelemetryEvent[] = [
   "connection:up",
   "connection:down",
   "connection:reconnect",
+  "limit:exceeded",
 ];
 
 /** Calls `handler` for each of `events` until `detach(id)`. An id can be attached once. */

@@ -6,12 +6,14 @@
 //   capnweb:connection:up         { name, url }
 //   capnweb:connection:down       { name, url, error }
 //   capnweb:connection:reconnect  { name, url, attempt, delay }
+//   capnweb:limit:exceeded        { limit, message, error, transport, address }  (session aborted)
 // Publishing checks `hasSubscribers` first, so nobody listening costs a property read.
 
 import diagnostics from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
 import { onConfig } from "../config.js";
 import { logger } from "../logging.js";
+import { observeLimits } from "../protocol/limits.js";
 import { observeCalls, observeReleases } from "../protocol/ownership.js";
 
 export type TelemetryEvent =
@@ -21,7 +23,8 @@ export type TelemetryEvent =
   | "release:sent"
   | "connection:up"
   | "connection:down"
-  | "connection:reconnect";
+  | "connection:reconnect"
+  | "limit:exceeded";
 
 let prefix = "capnweb";
 const channels = new Map<TelemetryEvent, diagnostics.Channel>();
@@ -55,6 +58,12 @@ observeReleases((release) => {
     logger({ component: "capabilities" }).warn(release, "a stub was garbage-collected without release; released it");
   }
   publish("release:sent", release);
+});
+
+observeLimits((breach) => {
+  const { error, ...fields } = breach;
+  logger({ component: "limits" }).warn(fields, "a peer broke a limit; its session was aborted");
+  publish("limit:exceeded", breach);
 });
 
 let callChannels: { start: diagnostics.Channel; stop: diagnostics.Channel; exception: diagnostics.Channel } | undefined;

@@ -3,6 +3,7 @@
 import WebSocket from "ws";
 import type { Duplex } from "node:stream";
 import { CapnWebError } from "../protocol/errors.js";
+import { DEFAULT_LIMITS, type Limits, limitExceeded } from "../protocol/limits.js";
 import { Inbox, localCloseError } from "./inbox.js";
 import type { Transport, TransportHandler } from "./transport.js";
 
@@ -15,16 +16,34 @@ export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 // RFC 6455 section 5.5: a control frame payload is at most 125 bytes, 2 of which hold the code.
 const MAX_CLOSE_REASON_BYTES = 123;
 
+/**
+ * Frames from this many code units up go to the socket as UTF-8 bytes. A string handed to a
+ * socket stays referenced until it is written while Node copies it into a native buffer of its
+ * own: twice the memory for as long as a peer does not read. Bytes are written as they are.
+ */
+const LARGE_FRAME = 64 * 1024;
+const AS_TEXT = { binary: false } as const;
+
+export type WebSocketLimits = Pick<Limits, "maxSendBuffer" | "pauseReadingAbove">;
+
 export class WebSocketTransport implements Transport {
   readonly kind = "websocket";
   readonly #socket: WebSocket;
-  readonly #inbox = new Inbox();
+  readonly #inbox = new Inbox({
+    pause: () => this.#pauseReading("yield", true),
+    resume: () => this.#pauseReading("yield", false),
+  });
+  readonly #limits: WebSocketLimits;
   #closing = false;
   #corked: Duplex | undefined;
+  #pausedToYield = false;
+  #pausedForBackpressure = false;
+  #messages = 0;
 
   /** `socket` must be open already (a server socket, or a client socket after 'open'). */
-  constructor(socket: WebSocket) {
+  constructor(socket: WebSocket, limits: WebSocketLimits = DEFAULT_LIMITS) {
     this.#socket = socket;
+    this.#limits = limits;
     socket.on("message", this.#onMessage);
     socket.on("close", this.#onClose);
     // Stays attached for the socket's whole life: an 'error' with no listener would throw.
@@ -40,6 +59,15 @@ export class WebSocketTransport implements Transport {
   send(frame: string): void {
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return;
+    const buffered = socket.bufferedAmount;
+    if (buffered > this.#limits.pauseReadingAbove) {
+      if (buffered + frame.length > this.#limits.maxSendBuffer) {
+        this.#overflow(buffered);
+        return;
+      }
+      // What the peer asks for next would only add to what it does not read.
+      if (!this.#pausedForBackpressure) this.#pauseReading("backpressure", true);
+    }
     if (this.#corked === undefined) {
       // The frames one callback produces, with all the microtasks it sets off, leave as one TCP
       // write: the release of an answer and the next call that the application makes on reading
@@ -54,7 +82,42 @@ export class WebSocketTransport implements Transport {
         queueMicrotask(this.#uncorkWhenDrained);
       }
     }
-    socket.send(frame);
+    if (frame.length < LARGE_FRAME) socket.send(frame);
+    else socket.send(Buffer.from(frame), AS_TEXT);
+  }
+
+  #pauseReading(why: "yield" | "backpressure", paused: boolean): void {
+    if (why === "yield") this.#pausedToYield = paused;
+    else {
+      this.#pausedForBackpressure = paused;
+      if (paused) (this.#socket as unknown as { _socket?: Duplex })._socket?.once("drain", this.#onDrain);
+    }
+    const socket = this.#socket;
+    if (socket.readyState !== WebSocket.OPEN) return;
+    if (this.#pausedToYield || this.#pausedForBackpressure) socket.pause();
+    else socket.resume();
+  }
+
+  #onDrain = (): void => {
+    if (this.#socket.bufferedAmount > this.#limits.pauseReadingAbove) {
+      (this.#socket as unknown as { _socket?: Duplex })._socket?.once("drain", this.#onDrain);
+      return;
+    }
+    this.#pauseReading("backpressure", false);
+  };
+
+  /** The peer left more unread than the limit allows: drop the connection and what it holds. */
+  #overflow(buffered: number): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#stopHeartbeat();
+    const error = limitExceeded(
+      "maxSendBuffer",
+      `The peer does not read: ${buffered} bytes wait to be sent, over the limit of ${this.#limits.maxSendBuffer}.`,
+    );
+    this.#socket.terminate();
+    // Not from inside the session's own send: it learns of the end once its current job is done.
+    queueMicrotask(() => this.#inbox.end(error));
   }
 
   close(reason?: Error): void {
@@ -76,8 +139,14 @@ export class WebSocketTransport implements Transport {
     raw.uncork();
   };
 
-  #onMessage = (data: WebSocket.RawData): void => {
-    // Text arrives as a Buffer too (binaryType "nodebuffer"); both decode as UTF-8.
+  #onMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
+    this.#messages++;
+    if (isBinary) {
+      // Cap'n Web is a text protocol, and ws checks UTF-8 only in text frames: capnweb aborts here.
+      this.#inbox.violation(new CapnWebError("protocol", "Received a binary WebSocket frame; Cap'n Web messages are text."));
+      return;
+    }
+    // Text arrives as a Buffer (binaryType "nodebuffer"), already checked to be valid UTF-8.
     if (Buffer.isBuffer(data)) this.#inbox.frame(data.toString());
     else if (Array.isArray(data)) this.#inbox.frame(Buffer.concat(data).toString());
     else this.#inbox.frame(Buffer.from(data).toString());
@@ -98,12 +167,26 @@ export class WebSocketTransport implements Transport {
   startHeartbeat(intervalMs: number): void {
     if (this.#heartbeat || !(intervalMs > 0)) return;
     this.#socket.on("pong", this.#onPong);
+    let unfinishedSince: number | undefined;
     this.#heartbeat = setInterval(() => {
       if (this.#awaitingPong) {
         this.#stopHeartbeat();
         this.#socket.terminate();
         this.#inbox.end(new CapnWebError("disconnected", `No answer to a WebSocket ping within ${intervalMs} ms: the connection is gone.`));
         return;
+      }
+      // A peer can start a fragmented message, answer every ping and never finish it: what it
+      // sent so far is held. One whole interval with the same message unfinished ends it.
+      if (this.#isMidMessage()) {
+        if (unfinishedSince === this.#messages) {
+          this.#stopHeartbeat();
+          this.#socket.terminate();
+          this.#inbox.end(limitExceeded("heartbeatInterval", `A WebSocket message stayed unfinished for over ${intervalMs} ms.`));
+          return;
+        }
+        unfinishedSince = this.#messages;
+      } else {
+        unfinishedSince = undefined;
       }
       this.#awaitingPong = true;
       try {
@@ -113,6 +196,12 @@ export class WebSocketTransport implements Transport {
       }
     }, intervalMs);
     this.#heartbeat.unref();
+  }
+
+  #isMidMessage(): boolean {
+    // ws keeps no public record of a message being received; its receiver's does.
+    const receiver = (this.#socket as unknown as { _receiver?: { _fragments?: unknown[]; _totalPayloadLength?: number } })._receiver;
+    return receiver !== undefined && ((receiver._fragments?.length ?? 0) > 0 || (receiver._totalPayloadLength ?? 0) > 0);
   }
 
   #onPong = (): void => {
