@@ -31,6 +31,7 @@ export class Inbox {
   #violation = false;
   #endDelivered = false;
   #yielding = false;
+  #paused = false;
   #spent = 0;
   #lastFrameEnd = 0;
   #idle: (() => void)[] | undefined;
@@ -96,7 +97,10 @@ export class Inbox {
     this.#backlog ??= [];
     if (this.#yielding) return;
     this.#yielding = true;
-    this.flow?.pause();
+    if (this.flow && !this.#paused) {
+      this.#paused = true;
+      this.flow.pause();
+    }
     nextTurn(this.#continue);
   }
 
@@ -117,8 +121,12 @@ export class Inbox {
       }
     }
     this.#backlog = undefined;
+    // Reading goes on even after the end: a closing handshake needs the peer's answer read.
+    if (this.#paused) {
+      this.#paused = false;
+      this.flow!.resume();
+    }
     if (this.#ended) this.#deliverEnd();
-    else this.flow?.resume();
     const idle = this.#idle;
     this.#idle = undefined;
     if (idle) for (const resolve of idle) resolve();

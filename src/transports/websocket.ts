@@ -124,6 +124,9 @@ export class WebSocketTransport implements Transport {
     if (this.#closing) return;
     this.#closing = true;
     this.#stopHeartbeat();
+    // Paused to yield or for backpressure: the peer's answer to our close frame must be read.
+    this.#pausedToYield = this.#pausedForBackpressure = false;
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.resume();
     if (reason === undefined) this.#socket.close(1000);
     else this.#socket.close(3000, truncateReason(reason.message));
     this.#inbox.stop(localCloseError(reason));
