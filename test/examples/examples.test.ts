@@ -50,6 +50,13 @@ const expectations: Record<string, RegExp[]> = {
     /withCapability: released; client \{"imports":1,"exports":1\}, server exports 1/,
     /scope: released; client \{"imports":1,"exports":1\}, server exports 1/,
   ],
+  "limits.ts": [
+    /breach: maxAwaitedAnswers over websocket/,
+    /greedy client: aborted, The peer aborted the session: More than 10 calls await the peer's answer\./,
+    /honest client: square\(12\) = 144/,
+    /cross-site POST: 403/,
+    /closed\./,
+  ],
   "pool.ts": [/sum of squares = 20540/, /pool: 4 sessions/, /done\./],
   "reporter.ts": [
     /\[###\.\.\.\.\.\.\.\] 25% Parsing\.\.\./,
