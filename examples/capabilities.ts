@@ -1,7 +1,7 @@
 // Releasing capabilities: explicitly, with `using`, with withCapability(), and with scope(), the
 // original's `release`, `with_capability` and "process death = release", checked on the tables.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Session extends CapnWeb.Target {
   constructor(private readonly user: string) {

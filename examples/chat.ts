@@ -4,7 +4,7 @@
 // onUserJoined, onMessage and onUserLeft. Joining returns a room capability through which the
 // client sends messages and leaves; leaving (or dropping the room capability) releases the member.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 // ---- what the server calls back -----------------------------------------------------------------
 
@@ -94,7 +94,7 @@ type Seen = { lines: string[] };
 
 /** A ChatClient: keeps every line the server sent it, one call at a time through its mailbox. */
 const chatClient = () =>
-  CapnWeb.target<Seen>({
+  CapnWeb.target<Seen, ChatMember>({
     init: () => ({ lines: [] }),
     handlers: {
       onMessage: ([{ sender, text }], state) => ({ reply: null, state: { lines: [...state.lines, `${sender}: ${text}`] } }),

@@ -4,7 +4,7 @@
 // and the client's session heals under its supervisor, through the same root stub.
 
 import { performance } from "node:perf_hooks";
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 // ---- the server's API ---------------------------------------------------------------------------
 
@@ -115,7 +115,7 @@ async function main() {
   // 3. Errors come back typed, as a Result or as an exception.
   const missing = await CapnWeb.await(api.users().get(999).profile().name());
   if (!missing.ok) {
-    console.log(`3. error  type=${missing.error.type}  message=${JSON.stringify(missing.error.message)}  id=${(missing.error as any).id}\n`);
+    console.log(`3. error  type=${missing.error.type}  message=${JSON.stringify(missing.error.message)}  id=${missing.error.details.id}\n`);
   }
 
   // 4. map(): the mapper is recorded here and run on the server, once per element: one round trip.
@@ -131,7 +131,7 @@ async function main() {
   await waitFor(() => sessionStatus(root) === "backingOff");
   const during = await CapnWeb.await(api.users().get(123).profile().name());
   console.log(`   a call during the outage: ${during.ok ? "ok?!" : `failed fast, type=${during.error.type}`}`);
-  const next = (CapnWeb.inspect(root) as any).children[0].actor.nextAttemptAt;
+  const next = sessionOf(root)?.nextAttemptAt;
   console.log(`   session state: ${sessionStatus(root)}, next attempt at ${next}`);
   server = await CapnWeb.serve({ port, main: new Api() });
   console.log(`   server back on port ${port}`);
@@ -139,11 +139,11 @@ async function main() {
   const again = await api.users().get(456).profile().name();
   console.log(`   same root stub after the reconnect  →  ${JSON.stringify(again)}\n`);
 
-  const tree = CapnWeb.inspect(root) as any;
-  const child = tree.children[0];
+  const tree = CapnWeb.inspect(root);
+  const session = sessionOf(root);
   console.log(
     `inspect: supervisor ${tree.name} (${tree.strategy}, restarts ${tree.restarts.used}/${tree.restarts.max}); ` +
-      `session ${child.id}: ${child.actor.status}, connects=${child.actor.connects}, disconnects=${child.actor.disconnects}`,
+      `session ${tree.children[0]?.id}: ${session?.status}, connects=${session?.connects}, disconnects=${session?.disconnects}`,
   );
 
   await root.close();
@@ -151,8 +151,14 @@ async function main() {
   console.log("closed cleanly.");
 }
 
-function sessionStatus(root: CapnWeb.Supervisor): string {
-  return (CapnWeb.inspect(root) as any).children[0]?.actor?.status;
+/** The inspection of the root's session: inspection is a union, narrowed on `kind`. */
+function sessionOf(root: CapnWeb.Supervisor): CapnWeb.SessionInspection | undefined {
+  const actor = CapnWeb.inspect(root).children[0]?.actor;
+  return actor?.kind === "session" ? actor : undefined;
+}
+
+function sessionStatus(root: CapnWeb.Supervisor): string | undefined {
+  return sessionOf(root)?.status;
 }
 
 async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {

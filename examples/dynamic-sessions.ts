@@ -1,7 +1,7 @@
 // One session per user, started on demand under a DynamicSupervisor and found again through a
 // Registry, the original description's `get_or_start(user_id, token)`.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Api extends CapnWeb.Target {
   whoami(this: Api & { user?: string }) {

@@ -1,7 +1,7 @@
 // Errors as Results or exceptions, rescue(), batch(), and timeouts at their three levels: the
 // original description's error-handling section in TypeScript.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Users extends CapnWeb.Target {
   get(id: number) {
@@ -42,7 +42,7 @@ async function main() {
   for (const id of [123, 999]) {
     const result = await CapnWeb.await(api.users().get(id));
     if (result.ok) console.log(`user ${id}: ${result.value.name}`);
-    else if (result.error.type === "not_found") console.log(`user ${id}: not found (type=${result.error.type}, id=${(result.error as any).id})`);
+    else if (result.error.type === "not_found") console.log(`user ${id}: not found (type=${result.error.type}, id=${result.error.details.id})`);
   }
 
   // Exceptions: `await` throws CapnWeb.Error.

@@ -6,7 +6,7 @@
 // reaches a "view" subscribed to `users:42`; after unsubscribing, nothing more arrives.
 
 import { EventEmitter, once } from "node:events";
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 type User = { id: number; name: string };
 

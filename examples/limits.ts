@@ -10,7 +10,7 @@ class Api extends CapnWeb.Target {
   square(i: number): number {
     return i * i;
   }
-  async notify(callback: CapnWeb.Stub<(n: number) => void>, n: number): Promise<void> {
+  async notify(callback: (n: number) => Promise<void>, n: number): Promise<void> {
     try {
       await callback(n);
     } finally {

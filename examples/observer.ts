@@ -1,7 +1,7 @@
 // The live observer: a page showing the supervision tree as it runs (open the printed URL in a
 // browser while the example waits; with OBSERVE_MS unset it takes one snapshot and exits).
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Api extends CapnWeb.Target {
   square(i: number) {

@@ -1,6 +1,6 @@
 // A pool of connections for throughput: `size` sessions, `overflow` more under load.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Api extends CapnWeb.Target {
   async slowSquare(i: number) {
@@ -20,8 +20,8 @@ async function main() {
     Array.from({ length: 40 }, (_, i) => CapnWeb.session<Api>("api_pool").slowSquare(i)),
   );
   console.log(`40 calls through the pool: sum of squares = ${results.reduce((a, b) => a + b, 0)}`);
-  const pool = (CapnWeb.inspect(app) as any).children[0].actor;
-  console.log(`pool: ${pool.size} sessions, overflow ${pool.overflow.running}/${pool.overflow.max} running`);
+  const pool = CapnWeb.inspect(app).children[0]?.actor;
+  if (pool?.kind === "pool") console.log(`pool: ${pool.size} sessions, overflow ${pool.overflow.running}/${pool.overflow.max} running`);
   console.log(`server sees ${server.handlers.stats().sessions} connections`);
 
   await app.close();

@@ -2,7 +2,7 @@
 // server method, and the server calls it back with progress, completion or an error. Each
 // callback prints a line of a CLI progress bar.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 // ---- what the server calls back -----------------------------------------------------------------
 

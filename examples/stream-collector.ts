@@ -5,7 +5,7 @@
 // row without waiting and still have onDone see them all. Afterwards both sides' tables are back
 // at their baseline: only the main object remains.
 
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 type Row = { id: number; name: string };
 
@@ -49,7 +49,7 @@ class Api extends CapnWeb.Target {
 
 type CollectorState = { items: Row[]; count: number };
 
-const StreamCollector = CapnWeb.target<CollectorState>({
+const StreamCollector = CapnWeb.target<CollectorState, Collector>({
   init: () => ({ items: [], count: 0 }),
   handlers: {
     onItem: ([item], state) => ({ reply: null, state: { items: [...state.items, item], count: state.count + 1 } }),
@@ -63,14 +63,14 @@ async function main() {
   console.log(`baseline: client ${JSON.stringify(CapnWeb.stats(api))}, server ${JSON.stringify(server.handlers.stats())}`);
 
   // Export the collector (a child actor of the session) and pass it to the server.
-  const collectorCap = CapnWeb.export<Collector>(api, StreamCollector, { label: "stream-collector" });
+  const collectorCap = CapnWeb.export(api, StreamCollector, { label: "stream-collector" });
   const data = api.data();
   const summary = await data.streamQuery("SELECT * FROM users", collectorCap);
   console.log(`streamQuery returned ${JSON.stringify(summary)}`);
 
   // The server streamed the rows into our collector: read them from the actor's state.
   const actor = CapnWeb.targetActorOf(collectorCap)!;
-  const { items, count } = actor.snapshot() as CollectorState;
+  const { items, count } = actor.snapshot();
   for (const item of items) console.log(`  collected #${item.id} ${item.name}`);
   console.log(`collector count: ${count}, items: ${items.length}`);
 

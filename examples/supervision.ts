@@ -2,7 +2,7 @@
 // XState actor beside it, one_for_one restarts, and the tree inspected while it runs.
 
 import { assign, setup } from "xstate";
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Api extends CapnWeb.Target {
   square(i: number) {
@@ -45,9 +45,9 @@ async function main() {
   await new Promise((resolve) => setTimeout(resolve, 10));
   console.log(`counter after its restart: ${current!.getSnapshot().context.count} (a fresh actor)`);
 
-  const tree = CapnWeb.inspect(app) as any;
+  const tree = CapnWeb.inspect(app);
   for (const child of tree.children) {
-    console.log(`  ${child.id}: ${child.actor.kind} ${child.actor.status}, restarts=${child.restarts}${child.lastError ? `, last error: ${child.lastError}` : ""}`);
+    console.log(`  ${child.id}: ${child.actor?.kind} ${child.actor?.status}, restarts=${child.restarts}${child.lastError ? `, last error: ${child.lastError}` : ""}`);
   }
   console.log(`supervisor ${tree.name}: restarts used ${tree.restarts.used} of ${tree.restarts.max} in ${tree.restarts.withinSeconds}s`);
 

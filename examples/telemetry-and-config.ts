@@ -3,7 +3,7 @@
 
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Api extends CapnWeb.Target {
   square(i: number) {

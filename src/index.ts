@@ -4,7 +4,21 @@
 
 export { CapnWebError as Error, isCapnWebError, type ErrorType } from "./protocol/errors.js";
 export { Target } from "./protocol/target.js";
-export type { Stub, Pipelined, Resolved, Passable } from "./protocol/types.js";
+export type {
+  Stub,
+  Pipelined,
+  Resolved,
+  Passable,
+  PassableArgs,
+  RemoteMethod,
+  RemoteMembers,
+  RemoteCall,
+  StubMembers,
+  CapabilityMembers,
+  MapElement,
+  MapResult,
+  Unpipelined,
+} from "./protocol/types.js";
 export type { Limits, LimitName, LimitBreach, LimitPeer } from "./protocol/limits.js";
 export { DEFAULT_LIMITS } from "./protocol/limits.js";
 export { serialize, deserialize } from "./protocol/codec.js";
@@ -29,17 +43,42 @@ export { Supervisor, SupervisorError, type Strategy, type SupervisorOptions } fr
 export { DynamicSupervisor, type DynamicSupervisorOptions } from "./supervisor/dynamic-supervisor.js";
 export { Registry, RegistryError, type Name } from "./supervisor/registry.js";
 export { Backoff, type BackoffOptions } from "./supervisor/backoff.js";
-export type { Child, ChildSpec, ExitReason, Inspection, RestartType, Shutdown } from "./supervisor/child.js";
+export type { Child, ChildSpec, ExitReason, RestartType, Shutdown, StartContext } from "./supervisor/child.js";
+export type {
+  Inspection,
+  Inspector,
+  SupervisorInspection,
+  SupervisorStatus,
+  ChildInspection,
+  ChildStatus,
+  ActorInspection,
+} from "./supervisor/inspection.js";
 export { actorSpec, type ActorSpecOptions } from "./supervisor/actor-child.js";
 export { session, findSession } from "./actors/names.js";
 export * as Session from "./actors/session-spec-namespace.js";
 export * as Pool from "./actors/pool-namespace.js";
-export { inspect } from "./actors/inspect.js";
+export { inspect, type TreeInspection, type CustomInspection, type Inspectable, type InspectionOf } from "./actors/inspect.js";
+export type { SessionInspection } from "./actors/session-actor.js";
+export type { PoolInspection } from "./actors/pool.js";
+export type { ServerSessionInspection } from "./server/server-session.js";
 export { observe, type Observer, type ObserverOptions } from "./observer/observer.js";
 
 // Capabilities with owners: target actors, scopes, withCapability.
-export { exportTarget as export, targetActorOf, type ExportOptions } from "./actors/export.js";
-export { target, TargetActor, type StatefulTarget, type Handler, type TargetStopReason } from "./actors/target-actor.js";
+export { exportTarget as export, targetActorOf, type ExportOptions, type ExportedStub, type SessionStub } from "./actors/export.js";
+export {
+  target,
+  TargetActor,
+  type StatefulTarget,
+  type StatefulTargetDefinition,
+  type StatefulTargetOf,
+  type StatefulHandlers,
+  type StatefulHandler,
+  type HandlerResult,
+  type UntypedInterface,
+  type TargetStopReason,
+  type TargetStatus,
+  type TargetInspection,
+} from "./actors/target-actor.js";
 export { scope, withCapability } from "./actors/scope.js";
 export { Owner } from "./actors/owner.js";
 export type { ReleaseReason, ReleaseEvent } from "./protocol/ownership.js";

@@ -49,7 +49,7 @@ export async function openSessions(kind: SessionKind, wsUrl: string, n: number):
     case "ours": {
       const apis: any[] = [];
       await inBatches(n, 50, async (i) => {
-        const api: any = await CapnWeb.connect(wsUrl);
+        const api: any = await CapnWeb.connect<any>(wsUrl);
         apis[i] = api;
         await api.square(i);
       });
@@ -65,7 +65,7 @@ export async function openSessions(kind: SessionKind, wsUrl: string, n: number):
       await inBatches(n, 50, async (i) => {
         const name = `heap-${tag}-${i}`;
         await supervisor.startChild(CapnWeb.Session.spec({ id: name, name, url: wsUrl }));
-        await CapnWeb.session(name).square(i);
+        await CapnWeb.session<any>(name).square(i);
       });
       return { count: n, close: () => supervisor.close() };
     }

@@ -14,7 +14,7 @@ export interface ReconnectingConnectOptions extends ConnectOptions {
   maxAttempts?: number;
 }
 
-export async function connect<Api = any>(url: string | URL, options: ReconnectingConnectOptions = {}): Promise<Stub<Api>> {
+export async function connect<Api = unknown>(url: string | URL, options: ReconnectingConnectOptions = {}): Promise<Stub<Api>> {
   const { reconnect, maxAttempts, ...plain } = options;
   if (reconnect === undefined || reconnect === false) return connectOnce<Api>(url, plain);
   if (options.transport === "http") {
@@ -38,5 +38,5 @@ export async function connect<Api = any>(url: string | URL, options: Reconnectin
     stats: () => session.stats(),
     close: () => session.stop(),
   });
-  return session.root;
+  return session.root as Stub<Api>;
 }

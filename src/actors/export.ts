@@ -7,8 +7,10 @@ import { CapnWebError } from "../protocol/errors.js";
 import { TargetHook } from "../protocol/hooks.js";
 import { type RpcSession, sessionOfStub } from "../protocol/session.js";
 import { newStub, stubViewOf } from "../protocol/stub.js";
-import type { Stub } from "../protocol/types.js";
-import { TargetActor } from "./target-actor.js";
+import type { Target } from "../protocol/target.js";
+import type { Stub, StubMembers } from "../protocol/types.js";
+import type { AnyActorLogic, SnapshotFrom } from "xstate";
+import { type StatefulTargetDefinition, type StatefulTargetOf, TargetActor } from "./target-actor.js";
 
 const targetsOf = new WeakMap<RpcSession, Set<TargetActor>>();
 const actorOf = new WeakMap<object, TargetActor>();
@@ -18,7 +20,27 @@ export interface ExportOptions {
   label?: string;
 }
 
-export function exportTarget<T = any>(api: unknown, target: unknown, options: ExportOptions = {}): Stub<T> {
+declare const actorState: unique symbol;
+
+/**
+ * The capability export() returns: a stub of `T` that also remembers, in its type only, what its
+ * target actor's `snapshot()` holds, so that `targetActorOf(cap).snapshot()` is typed `S`.
+ */
+export type ExportedStub<T, S> = Stub<T> & { readonly [actorState]?: S };
+
+/** Any stub of a session (its root, or a capability obtained on it): the first argument of export(). */
+export type SessionStub = Pick<StubMembers<unknown>, typeof Symbol.dispose>;
+
+// The three forms of export(); each checks the target against the interface `T` the peer calls.
+/** A stateful target made with `CapnWeb.target<State, T>({ init, handlers })`. */
+export function exportTarget<T, S>(api: SessionStub, target: StatefulTargetDefinition<S, T>, options?: ExportOptions): ExportedStub<T, S>;
+/** A stateful target, when only the interface is named (`export<T>(api, definition)`): its state is not known here. */
+export function exportTarget<T>(api: SessionStub, target: StatefulTargetOf<T>, options?: ExportOptions): ExportedStub<T, unknown>;
+/** XState actor logic: a call `cap.method(...args)` arrives as the event `{ type: method, args, reply, fail }`. */
+export function exportTarget<T = unknown, L extends AnyActorLogic = AnyActorLogic>(api: SessionStub, logic: L, options?: ExportOptions): ExportedStub<T, SnapshotFrom<L>>;
+/** A `CapnWeb.Target` (its prototype methods) or a function, which must implement `T`. */
+export function exportTarget<T extends object>(api: SessionStub, target: T & (Target | ((...args: never[]) => unknown)), options?: ExportOptions): ExportedStub<T, undefined>;
+export function exportTarget(api: SessionStub, target: unknown, options: ExportOptions = {}): unknown {
   const session = sessionOfStub(api);
   if (!session || session.isEnded) {
     throw new CapnWebError("invalid_argument", "export() needs a stub of a live session as its first argument.");
@@ -39,6 +61,8 @@ export function exportTarget<T = any>(api: unknown, target: unknown, options: Ex
 }
 
 /** The actor behind a capability returned by export(), for its state and inspection. */
+export function targetActorOf<S>(capability: { readonly [actorState]?: S }): TargetActor<S> | undefined;
+export function targetActorOf(capability: unknown): TargetActor | undefined;
 export function targetActorOf(capability: unknown): TargetActor | undefined {
   const view = stubViewOf(capability);
   if (!view || view.isReleased) return undefined;

@@ -37,14 +37,14 @@ export function whereis(name: Name): NamedEndpoint | undefined {
  * root looks the name up at every call, so it follows the session through reconnects and
  * through restarts by its supervisor. Throws `not_found` when nothing is registered now.
  */
-export function session<Api = any>(name: Name): Stub<Api> {
+export function session<Api = unknown>(name: Name): Stub<Api> {
   const found = findSession<Api>(name);
   if (!found) throw new CapnWebError("not_found", `No session is registered as ${nameToString(name)}.`);
   return found;
 }
 
 /** Like session(name), but undefined instead of throwing when the name is free. */
-export function findSession<Api = any>(name: Name): Stub<Api> | undefined {
+export function findSession<Api = unknown>(name: Name): Stub<Api> | undefined {
   const endpoint = whereis(name);
   if (!endpoint) return undefined;
   if (endpoint.kind === "pool") return endpoint.pick() as Stub<Api>;

@@ -4,13 +4,21 @@
 // connected session; everything done through that stub (a whole pipeline) stays on it.
 
 import { CapnWebError } from "../protocol/errors.js";
-import type { Child, ChildSpec, ExitReason, Inspection, RestartType, StartContext } from "../supervisor/child.js";
+import type { Child, ChildSpec, ExitReason, RestartType, StartContext } from "../supervisor/child.js";
+import type { SupervisorInspection } from "../supervisor/inspection.js";
 import { type Name, nameToString } from "../supervisor/registry.js";
 import { Supervisor } from "../supervisor/supervisor.js";
 import { register, whereis } from "./names.js";
-import { SessionActor, type SessionOptions } from "./session-actor.js";
+import { SessionActor, type SessionInspection, type SessionOptions } from "./session-actor.js";
 
-export interface PoolSpecOptions extends SessionOptions {
+/** A pool: the supervisor of its sessions, with its size and overflow. */
+export interface PoolInspection extends Omit<SupervisorInspection<SessionInspection>, "kind"> {
+  kind: "pool";
+  size: number;
+  overflow: { max: number; running: number };
+}
+
+export interface PoolSpecOptions<Api = unknown> extends SessionOptions<Api> {
   name: Name;
   /** Permanent sessions (default 4). */
   size?: number;
@@ -24,7 +32,9 @@ export interface PoolSpecOptions extends SessionOptions {
   restart?: RestartType;
 }
 
-export function spec(options: PoolSpecOptions): ChildSpec {
+/** A pool of supervised sessions as a child spec; `Api` types the root that `onConnect` receives. */
+export function spec<Api = unknown>(specOptions: PoolSpecOptions<Api>): ChildSpec {
+  const options = specOptions as PoolSpecOptions<unknown>;
   const id = options.id ?? nameToString(options.name);
   return {
     id,
@@ -145,9 +155,9 @@ export class Pool implements Child {
     this.supervisor.kill();
   }
 
-  inspect(): Inspection {
+  inspect(): PoolInspection {
     return {
-      ...this.supervisor.inspect(),
+      ...(this.supervisor.inspect() as SupervisorInspection<SessionInspection>),
       kind: "pool",
       size: this.options.size ?? 4,
       overflow: { max: this.options.overflow ?? 0, running: this.overflowCount },

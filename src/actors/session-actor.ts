@@ -12,17 +12,20 @@ import { ErrorHook, ForwardingHook, type Hook, PromiseHook } from "../protocol/h
 import type { Limits } from "../protocol/limits.js";
 import type { SessionStats } from "../protocol/session.js";
 import { newBorrowedStub } from "../protocol/stub.js";
+import type { Stub } from "../protocol/types.js";
 import { openWebSocket } from "../transports/websocket.js";
 import { Backoff, type BackoffOptions } from "../supervisor/backoff.js";
-import { type Child, type ExitReason, type Inspection, type StartContext, exitSignal } from "../supervisor/child.js";
+import { type Child, type ExitReason, type StartContext, exitSignal } from "../supervisor/child.js";
+import type { Inspection } from "../supervisor/inspection.js";
 import { config } from "../config.js";
 import { logger } from "../logging.js";
 import { publish } from "../telemetry/channels.js";
 import { targetsOfSession } from "./export.js";
+import type { TargetInspection } from "./target-actor.js";
 import { sessionMachine } from "./session-machine.js";
 import { sessionSystemRoot, stopSessionActor } from "./session-system.js";
 
-export interface SessionOptions {
+export interface SessionOptions<Api = unknown> {
   /** Where to connect: ws://, wss:// (http:// and https:// are taken as their WebSocket forms). */
   url: string;
   /** Shown in inspection and logs. */
@@ -32,7 +35,7 @@ export interface SessionOptions {
   /** Reconnect attempts before the session gives up and exits abnormally (default Infinity). */
   maxAttempts?: number;
   /** Runs on every (re)connection with the root stub; a throw crashes the session (it restarts). */
-  onConnect?: (api: any) => void | Promise<void>;
+  onConnect?: (api: Stub<Api>) => void | Promise<void>;
   /** Runs on every loss of the connection, with the reason. */
   onDisconnect?: (reason: CapnWebError) => void;
   /**
@@ -54,6 +57,30 @@ export interface SessionOptions {
   onSendError?: (error: Error) => Error | void;
 }
 
+/** A supervised session as inspection sees it. */
+export interface SessionInspection extends Inspection {
+  kind: "session";
+  /** The machine's state ("connecting", "connected", "backoff", ...), prefixed when it has ended. */
+  status: string;
+  url: string;
+  uptimeMs: number;
+  /** How long the current connection has been up (0 while disconnected). */
+  connectedForMs: number;
+  connects: number;
+  disconnects: number;
+  /** Reconnect attempts since the last connection. */
+  attempt: number;
+  /** When the next reconnect attempt is due (ISO 8601), while backing off. */
+  nextAttemptAt: string | undefined;
+  lastError: string | undefined;
+  tables: SessionStats;
+  callsInFlight: number;
+  /** Calls waiting for a connection (with `queue`). */
+  queued: number;
+  /** The target actors exported on the current connection. */
+  targets: TargetInspection[];
+}
+
 interface QueuedCall {
   resolve: (hook: Hook) => void;
   reject: (error: CapnWebError) => void;
@@ -71,12 +98,12 @@ export class SessionActor implements Child {
   private stopping = false;
   private readonly startedAt = Date.now();
   /** The root stub of this actor: it follows reconnects, and releasing it does nothing. */
-  readonly root: any;
+  readonly root: Stub<unknown>;
   private firstOutcome: ((failure?: unknown) => void) | undefined;
   private lastReportedAttempt = 0;
 
   constructor(
-    private readonly options: SessionOptions,
+    private readonly options: SessionOptions<unknown>,
     context: StartContext,
   ) {
     ({ exited: this.exited, exit: this.exit } = exitSignal());
@@ -273,7 +300,7 @@ export class SessionActor implements Child {
     this.exit(reason);
   }
 
-  inspect(): Inspection {
+  inspect(): SessionInspection {
     const snapshot = this.actor.getSnapshot();
     const context = snapshot.context;
     return {

@@ -6,7 +6,7 @@ import { type Name, nameToString } from "../supervisor/registry.js";
 import { register, whereis } from "./names.js";
 import { SessionActor, type SessionOptions } from "./session-actor.js";
 
-export interface SessionSpecOptions extends SessionOptions {
+export interface SessionSpecOptions<Api = unknown> extends SessionOptions<Api> {
   /** Registers the session, so that `CapnWeb.session(name)` finds it. */
   name?: Name;
   /** Child id among its siblings (default: the name, or the URL). */
@@ -15,7 +15,8 @@ export interface SessionSpecOptions extends SessionOptions {
   shutdown?: Shutdown;
 }
 
-export function spec(options: SessionSpecOptions): ChildSpec {
+/** A supervised session as a child spec; `Api` types the root that `onConnect` receives. */
+export function spec<Api = unknown>(options: SessionSpecOptions<Api>): ChildSpec {
   const id = options.id ?? (options.name !== undefined ? nameToString(options.name) : options.url);
   return {
     id,
@@ -27,7 +28,7 @@ export function spec(options: SessionSpecOptions): ChildSpec {
       if (name !== undefined && whereis(name)) {
         throw new CapnWebError("invalid_argument", `A session named ${nameToString(name)} is already running.`);
       }
-      const session = new SessionActor({ label: id, ...options }, context);
+      const session = new SessionActor({ label: id, ...(options as SessionSpecOptions<unknown>) }, context);
       if (name !== undefined) register(name, { kind: "session", currentMain: () => session.currentMain() }, session.exited);
       await session.started();
       return session;

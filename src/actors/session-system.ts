@@ -7,9 +7,10 @@
 // but stop a session on request: XState lets only an actor's parent stop it.
 
 import { type AnyActorRef, createActor, fromTransition } from "xstate";
+import type { Inspector } from "../supervisor/inspection.js";
 import { logger } from "../logging.js";
 
-type Inspect = (event: unknown) => void;
+type Inspect = Inspector;
 type SystemEvent = { type: "capnweb.session.stop"; session: AnyActorRef };
 
 const systemRootLogic = fromTransition<null, SystemEvent, any, any>((state, event, scope) => {

@@ -17,15 +17,51 @@ import { Owner, setTargetOwner } from "./owner.js";
 
 export type TargetStatus = "running" | "stopped";
 
+/** An exported target actor as inspection sees it. */
+export interface TargetInspection {
+  kind: "target:target" | "target:stateful" | "target:xstate";
+  label: string;
+  status: TargetStatus;
+  stopReason?: TargetStopReason;
+  /** Calls delivered so far. */
+  calls: number;
+  /** Capabilities the actor obtained and still holds. */
+  holding: number;
+  /** A stateful target's state. */
+  state?: unknown;
+  /** An XState target's state value. */
+  value?: unknown;
+}
+
 /** Why a target actor stopped. */
 export type TargetStopReason = "released" | "session-ended" | "crashed" | "stopped";
 
-/** The handlers of a stateful target: `(args, state) → { reply, state }`, possibly async. */
-export type Handler<S> = (args: any[], state: S) => { reply?: unknown; state: S } | Promise<{ reply?: unknown; state: S }>;
+/** What a stateful handler returns: the reply to the caller and the actor's next state. */
+export type HandlerResult<S, R = unknown> = undefined extends R ? { reply?: R; state: S } : { reply: R; state: S };
 
-export interface StatefulTarget<S> {
+/**
+ * A stateful handler for the method `M`: `(args, state) → { reply, state }`, possibly async. The
+ * arguments arrive as the tuple of `M`'s parameters; the reply must be what `M` returns.
+ */
+export type StatefulHandler<S, M = (...args: unknown[]) => unknown> = M extends (...args: infer A) => infer R
+  ? (args: A, state: S) => HandlerResult<S, Awaited<R>> | Promise<HandlerResult<S, Awaited<R>>>
+  : never;
+
+/** An interface that says nothing of its methods: any name, any arguments, any reply. */
+export type UntypedInterface = Record<string, (...args: unknown[]) => unknown>;
+
+/** One handler per method of `I`: a missing or misspelt handler fails to compile. */
+export type StatefulHandlers<S, I> = {
+  [K in keyof I as K extends string ? K : never]: StatefulHandler<S, I[K]>;
+};
+
+/**
+ * A stateful target (the original GenServer with `handle_rpc/3`): `init` makes the state, each
+ * handler answers one call and returns the next state. `I` is the interface the peer calls.
+ */
+export interface StatefulTarget<S, I = UntypedInterface> {
   init: () => S | Promise<S>;
-  handlers: Record<string, Handler<S>>;
+  handlers: StatefulHandlers<S, I>;
   /**
    * What a throwing handler does after replying with the error: "keep" the state (default),
    * "restart" from `init`, or "stop" the target.
@@ -35,18 +71,32 @@ export interface StatefulTarget<S> {
   dispose?: (state: S) => void;
 }
 
-const STATEFUL: unique symbol = Symbol("capnweb-otp.stateful-target");
+declare const statefulDefinition: unique symbol;
 
-export interface StatefulTargetDefinition<S> extends StatefulTarget<S> {
-  readonly [STATEFUL]: true;
+/**
+ * Any definition made by `CapnWeb.target` whose handlers implement `I`, whatever its state: what
+ * `CapnWeb.export<I>(api, definition)` accepts when only the interface is named.
+ */
+export interface StatefulTargetOf<I> {
+  /** Type-level only: the interface the handlers implement (covariant, so a wider `I` fits). */
+  readonly [statefulDefinition]: { readonly implements?: I };
 }
 
-/** Declares a stateful callback target (the original `handle_rpc/3` returning `{:reply, v, state}`). */
-export function target<S>(definition: StatefulTarget<S>): StatefulTargetDefinition<S> {
+/** What `CapnWeb.target(...)` returns: a definition to pass to `CapnWeb.export`. */
+export interface StatefulTargetDefinition<S, I = UntypedInterface> extends StatefulTarget<S, I>, StatefulTargetOf<I> {}
+
+const STATEFUL: unique symbol = Symbol("capnweb-otp.stateful-target");
+
+/**
+ * Declares a stateful callback target. `CapnWeb.target<State, Api>({ init, handlers })` checks the
+ * handlers against the interface `Api` (one per method, arguments and replies typed);
+ * `CapnWeb.target<State>({...})` leaves them untyped.
+ */
+export function target<S, I extends object = UntypedInterface>(definition: StatefulTarget<S, I>): StatefulTargetDefinition<S, I> {
   for (const name of Object.keys(definition.handlers)) {
     if (isBlockedName(name)) throw new CapnWebError("invalid_argument", `A handler cannot be named ${name}.`);
   }
-  return { ...definition, [STATEFUL]: true };
+  return { ...definition, [STATEFUL]: true } as unknown as StatefulTargetDefinition<S, I>;
 }
 
 export function isStatefulTarget(value: unknown): value is StatefulTargetDefinition<unknown> {
@@ -57,7 +107,8 @@ export function isActorLogic(value: unknown): value is AnyActorLogic {
   return typeof value === "object" && value !== null && typeof (value as AnyActorLogic).transition === "function" && !isTarget(value);
 }
 
-export class TargetActor {
+/** The actor behind an exported target; `S` is what `snapshot()` returns. */
+export class TargetActor<S = unknown> {
   readonly owner: Owner;
   private status: TargetStatus = "running";
   private stopReason: TargetStopReason | undefined;
@@ -97,10 +148,13 @@ export class TargetActor {
     return this.status === "running";
   }
 
-  /** The current state of a stateful target (its XState snapshot for an XState target). */
-  snapshot(): unknown {
-    if (this.xstate) return this.xstate.getSnapshot();
-    return this.state;
+  /**
+   * The current state of a stateful target, the XState snapshot of an XState target, and
+   * undefined for a plain Target (its state is its own).
+   */
+  snapshot(): S {
+    if (this.xstate) return this.xstate.getSnapshot() as S;
+    return this.state as S;
   }
 
   onStop(listener: (reason: TargetStopReason) => void): void {
@@ -116,7 +170,7 @@ export class TargetActor {
     this.owner.end();
     if (this.kind === "stateful") {
       try {
-        (this.source as StatefulTarget<unknown>).dispose?.(this.state);
+        (this.source as StatefulDefinitionAtRunTime).dispose?.(this.state);
       } catch {
         // A failing dispose hook must not keep the actor from stopping.
       }
@@ -133,7 +187,7 @@ export class TargetActor {
     for (const listener of this.stopListeners.splice(0)) listener(reason);
   }
 
-  inspect(): Record<string, unknown> {
+  inspect(): TargetInspection {
     return {
       kind: `target:${this.kind}`,
       label: this.label,
@@ -161,7 +215,7 @@ export class TargetActor {
   }
 
   private async initState(): Promise<void> {
-    this.state = await this.owner.run(() => (this.source as StatefulTarget<unknown>).init());
+    this.state = await this.owner.run(() => (this.source as StatefulDefinitionAtRunTime).init());
   }
 
   /** Queues work behind every earlier call (the mailbox), in arrival order. */
@@ -172,7 +226,7 @@ export class TargetActor {
   }
 
   private callStateful(method: string, args: unknown[]): Promise<unknown> {
-    const definition = this.source as StatefulTarget<unknown>;
+    const definition = this.source as StatefulDefinitionAtRunTime;
     const handler = definition.handlers[method];
     if (!handler) return Promise.reject(new CapnWebError("not_found", `${this.label} has no handler ${method}.`));
     return this.enqueue(async () => {
@@ -243,3 +297,11 @@ export class TargetActor {
 }
 
 function noop(): void {}
+
+/** A stateful definition as the actor sees it: handlers by name, state untyped. */
+interface StatefulDefinitionAtRunTime {
+  init: () => unknown;
+  handlers: Record<string, ((args: unknown[], state: unknown) => HandlerResult<unknown> | Promise<HandlerResult<unknown>>) | undefined>;
+  onError?: "keep" | "restart" | "stop";
+  dispose?: (state: unknown) => void;
+}

@@ -43,7 +43,7 @@ export function registerEndpoint(root: object, endpoint: Endpoint): void {
   endpoints.set(root, endpoint);
 }
 
-export async function connect<Api = any>(url: string | URL, options: ConnectOptions = {}): Promise<Stub<Api>> {
+export async function connect<Api = unknown>(url: string | URL, options: ConnectOptions = {}): Promise<Stub<Api>> {
   const { href, kind } = resolveEndpoint(url, options.transport);
   const sessionOptions = { limits: { ...DEFAULT_LIMITS, ...options.limits }, onSendError: options.onSendError, callTimeout: options.timeout };
   if (kind === "http") {
@@ -71,7 +71,7 @@ export async function connect<Api = any>(url: string | URL, options: ConnectOpti
  * A session over a MessagePort (a `worker_threads` port, or one end of a `MessageChannel`): the
  * other end runs `connectMessagePort` too, each side offering its `main`.
  */
-export function connectMessagePort<Api = any>(
+export function connectMessagePort<Api = unknown>(
   port: MessagePortLike,
   options: Pick<ConnectOptions, "main" | "limits" | "onSendError" | "onStateChange"> & {
     /** "structured" to talk to capnweb's own `newMessagePortRpcSession` on the other end. */

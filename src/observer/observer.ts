@@ -4,7 +4,7 @@
 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Inspection } from "../supervisor/child.js";
+import type { Inspectable } from "../actors/inspect.js";
 
 export interface ObserverOptions {
   host?: string;
@@ -18,7 +18,7 @@ export interface Observer {
   close(): Promise<void>;
 }
 
-export async function observe(root: { inspect(): Inspection }, options: ObserverOptions = {}): Promise<Observer> {
+export async function observe(root: Inspectable, options: ObserverOptions = {}): Promise<Observer> {
   const page = observerPage(options.refreshMs ?? 500);
   const server = createServer((request, response) => {
     if (request.url === "/tree.json") {

@@ -68,6 +68,13 @@ export class CapnWebError extends Error {
     }
   }
 
+  /** The own properties a remote error carried (`{ id: 999 }` for a not-found user, say). */
+  get details(): Readonly<Record<string, unknown>> {
+    const details: Record<string, unknown> = {};
+    for (const key of Object.keys(this)) if (key !== "type" && key !== "remoteName") details[key] = (this as Record<string, unknown>)[key];
+    return details;
+  }
+
   /** Remote errors keep the name the peer gave them; local ones are CapnWebError. */
   override get name(): string {
     return this.remoteName ?? "CapnWebError";

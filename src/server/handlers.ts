@@ -14,7 +14,8 @@ import { HttpBatchServerTransport, readRequestBody, splitBatch } from "../transp
 import type { Transport } from "../transports/transport.js";
 import { WebSocketTransport } from "../transports/websocket.js";
 import { logger } from "../logging.js";
-import type { Inspection } from "../supervisor/child.js";
+import type { SupervisorInspection } from "../supervisor/inspection.js";
+import type { ServerSessionInspection } from "./server-session.js";
 import { DynamicSupervisor } from "../supervisor/dynamic-supervisor.js";
 import { ServerSessionChild } from "./server-session.js";
 
@@ -298,9 +299,18 @@ export class CapnWebHandlers {
   }
 
   /** The server's sessions as a supervision tree (for `CapnWeb.inspect(handlers)`). */
-  inspect(): Inspection {
-    if (!this.supervisorNow) return { kind: "supervisor", name: "server_sessions", status: "starting", children: [] };
-    return this.supervisorNow.inspect();
+  inspect(): SupervisorInspection<ServerSessionInspection> {
+    const supervisor = this.supervisorNow;
+    if (supervisor) return supervisor.inspect() as SupervisorInspection<ServerSessionInspection>;
+    return {
+      kind: "supervisor",
+      name: "server_sessions",
+      status: "starting",
+      strategy: "one_for_one",
+      restarts: { used: 0, max: 0, withinSeconds: 0 },
+      uptimeMs: 0,
+      children: [],
+    };
   }
 
   private supervisorNow: DynamicSupervisor | undefined;

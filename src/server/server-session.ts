@@ -3,8 +3,21 @@
 // in inspection and stop in order when the server does.
 
 import { CapnWebError } from "../protocol/errors.js";
-import type { RpcSession } from "../protocol/session.js";
-import { type Child, type ChildSpec, type Inspection, exitSignal } from "../supervisor/child.js";
+import type { RpcSession, SessionStats } from "../protocol/session.js";
+import { type Child, type ChildSpec, exitSignal } from "../supervisor/child.js";
+import type { Inspection } from "../supervisor/inspection.js";
+
+/** A connection the server accepted, as inspection sees it. */
+export interface ServerSessionInspection extends Inspection {
+  kind: "server-session";
+  status: "open" | "ended";
+  /** "websocket", "http-batch", ... */
+  transport: string;
+  remoteAddress: string | undefined;
+  uptimeMs: number;
+  tables: SessionStats;
+  callsInFlight: number;
+}
 
 let shuttingDown: CapnWebError | undefined;
 
@@ -40,7 +53,7 @@ export class ServerSessionChild implements Child {
     this.stop();
   }
 
-  inspect(): Inspection {
+  inspect(): ServerSessionInspection {
     return {
       kind: "server-session",
       status: this.session.isEnded ? "ended" : "open",

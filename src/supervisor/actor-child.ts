@@ -3,7 +3,8 @@
 // (XState has no supervision of its own: an errored actor is dead, and a restart is a new actor).
 
 import { type AnyActorLogic, type AnyActorRef, type InputFrom, createActor } from "xstate";
-import { type Child, type ChildSpec, type Inspection, type RestartType, type Shutdown, type StartContext, exitSignal } from "./child.js";
+import type { ActorInspection } from "./inspection.js";
+import { type Child, type ChildSpec, type RestartType, type Shutdown, type StartContext, exitSignal } from "./child.js";
 
 /**
  * Something an actor's whole life runs inside (its start, every event sent to it) and that ends
@@ -110,7 +111,7 @@ export class ActorChild implements Child {
     this.stop();
   }
 
-  inspect(): Inspection {
+  inspect(): ActorInspection {
     const snapshot = this.actor.getSnapshot() as { status: string; value?: unknown; context?: unknown };
     return { kind: "actor", status: snapshot.status, id: this.actor.id, value: snapshot.value };
   }

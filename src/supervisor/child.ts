@@ -2,6 +2,8 @@
 // and that reports once how it ended. The supervisor knows nothing else about it: sessions, user
 // state machines and nested supervisors all look like this.
 
+import type { Inspection, Inspector } from "./inspection.js";
+
 /** How a child ended (OTP's exit reasons). Only `{ error }` is abnormal. */
 export type ExitReason = "normal" | "shutdown" | { error: unknown };
 
@@ -31,19 +33,14 @@ export interface Child {
   inspect(): Inspection;
 }
 
-/** What every layer reports about itself; kinds add their own fields. */
-export interface Inspection {
-  kind: string;
-  status: string;
-  [detail: string]: unknown;
-}
+export type { Inspection } from "./inspection.js";
 
 /** Passed to every child at start: what the tree shares with its members. */
 export interface StartContext {
   /** The names from the root supervisor down to this child. */
   readonly path: readonly string[];
   /** The XState inspection observer given to the root, for every actor in the tree. */
-  readonly inspect?: ((event: unknown) => void) | undefined;
+  readonly inspect?: Inspector | undefined;
 }
 
 export interface ChildSpec {

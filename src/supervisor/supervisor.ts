@@ -25,6 +25,7 @@ import {
   isAbnormal,
 } from "./child.js";
 import { actorSpec } from "./actor-child.js";
+import type { Inspector, SupervisorInspection } from "./inspection.js";
 
 export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
 
@@ -35,8 +36,8 @@ export interface SupervisorOptions {
   /** The window of the intensity limit, seconds (default 5). */
   maxSeconds?: number;
   name?: string;
-  /** XState inspection observer, handed to every actor in the tree. */
-  inspect?: (event: unknown) => void;
+  /** XState inspection, handed to every actor in the tree: a function or an XState Observer. */
+  inspect?: Inspector;
   /** Refuse new children beyond this many (dynamic supervisors). */
   maxChildren?: number;
 }
@@ -402,7 +403,7 @@ export class Supervisor implements Child {
     if (this.state !== "running") throw new SupervisorError("not_running", `${this.name} is ${this.state}.`);
   }
 
-  inspect(): Inspection {
+  inspect(): SupervisorInspection {
     const now = Date.now();
     const windowStart = now - this.maxSeconds * 1000;
     return {

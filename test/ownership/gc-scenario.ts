@@ -192,13 +192,13 @@ async function main() {
   const cw = await startCapnweb();
   const output: Record<string, unknown> = {};
   try {
-    const api = await CapnWeb.connect(server.wsUrl);
+    const api = await CapnWeb.connect<any>(server.wsUrl);
     const ourSession = [...server.handlers.sessions][0]!.session;
     if ((await api.square(2)) !== 4) throw new Error("our server broken");
     output.ourServer = await dropScenarios(api, () => ourSession.stats(), ours, "our server");
     CapnWeb.close(api);
 
-    const cwApi = await CapnWeb.connect(cw.wsUrl);
+    const cwApi = await CapnWeb.connect<any>(cw.wsUrl);
     if ((await cwApi.square(2)) !== 4) throw new Error("capnweb server broken");
     const cwSession = cw.sessions[0]!;
     output.capnwebServer = await dropScenarios(cwApi, () => cwSession.getStats(), theirs, "capnweb server");

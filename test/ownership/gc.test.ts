@@ -59,13 +59,13 @@ describe.skipIf(typeof gc !== "function")("in process (needs --expose-gc)", () =
 
   async function connect(which: "ours" | "capnweb") {
     if (which === "ours") {
-      const api = await CapnWeb.connect(ours.wsUrl);
+      const api = await CapnWeb.connect<any>(ours.wsUrl);
       expect(await api.square(2)).toBe(4);
       const live = [...ours.handlers.sessions];
       const session = live[live.length - 1]!.session;
       return { api, peerStats: () => session.stats(), state: ourStates[ourStates.length - 1]! };
     }
-    const api = await CapnWeb.connect(theirs.wsUrl);
+    const api = await CapnWeb.connect<any>(theirs.wsUrl);
     const peer = await theirs.lastSession();
     expect(await api.square(2)).toBe(4);
     return { api, peerStats: () => peer.session.getStats(), state: theirStates[theirStates.length - 1]! };

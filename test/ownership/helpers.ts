@@ -370,8 +370,13 @@ export interface LeakApi {
 
 /** A stateful chat client (the server calls it back). */
 export type ChatSeen = { lines: string[] };
+export interface ChatClient {
+  onMessage(message: { sender: string; text: string }): null;
+  onUserJoined(event: { user: string }): null;
+  onUserLeft(event: { user: string }): null;
+}
 export const chatClient = () =>
-  CapnWeb.target<ChatSeen>({
+  CapnWeb.target<ChatSeen, ChatClient>({
     init: () => ({ lines: [] }),
     handlers: {
       onMessage: ([{ sender, text }], state) => ({ reply: null, state: { lines: [...state.lines, `${sender}: ${text}`] } }),

@@ -25,7 +25,7 @@ afterAll(async () => {
 
 /** A new connection, with the capnweb session and the main object's state that serve it. */
 async function connectClient(): Promise<Client> {
-  const api = await CapnWeb.connect(server.wsUrl);
+  const api = await CapnWeb.connect<any>(server.wsUrl);
   const peer = await server.lastSession();
   // The main object is made right before its session, on accept.
   const state = states[states.length - 1]!;

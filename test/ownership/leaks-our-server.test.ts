@@ -45,7 +45,7 @@ function newestSession(): CapnWeb.RpcSession {
 }
 
 async function connectClient(): Promise<Client> {
-  const api = await CapnWeb.connect(server.wsUrl);
+  const api = await CapnWeb.connect<any>(server.wsUrl);
   expect(await api.square(2)).toBe(4);
   const session = newestSession();
   const state = states[states.length - 1]!;
@@ -272,7 +272,7 @@ describe("a Target our server returns, released by the caller without awaiting i
   // without ever pulling it (the return payload owns it). The first test pins that down against
   // a real capnweb server; the second asks the same of ours.
   async function disposedAfterUnpulledRelease(url: string, state: () => ServerState) {
-    const api: any = await CapnWeb.connect(url);
+    const api: any = await CapnWeb.connect<any>(url);
     try {
       const never = api.makeCounter(1); // pushed, never pulled
       const pipelined = api.makeCounter(1); // pushed, only pipelined through

@@ -80,7 +80,7 @@ describe("against a capnweb 0.12 server", () => {
   }
 
   beforeEach(async () => {
-    api = await CapnWeb.connect(cwServer.wsUrl);
+    api = await CapnWeb.connect<any>(cwServer.wsUrl);
     peer = await cwServer.lastSession();
     state = cwStates[cwStates.length - 1]!;
     expect(await api.square(3)).toBe(9);
@@ -198,7 +198,7 @@ describe("against our server", () => {
   }
 
   beforeEach(async () => {
-    api = await CapnWeb.connect(ourServer.wsUrl);
+    api = await CapnWeb.connect<any>(ourServer.wsUrl);
     expect(await api.square(3)).toBe(9);
     const live = [...ourServer.handlers.sessions];
     session = live[live.length - 1]!.session;
@@ -250,8 +250,8 @@ describe("against our server", () => {
 describe("answers that arrive after their owner ended", () => {
   /** Connects to one of the two servers (for capnweb's, taking its session off the queue). */
   async function connectTo(which: "capnweb" | "ours"): Promise<any> {
-    if (which === "ours") return CapnWeb.connect(ourServer.wsUrl);
-    const api = await CapnWeb.connect(cwServer.wsUrl);
+    if (which === "ours") return CapnWeb.connect<any>(ourServer.wsUrl);
+    const api = await CapnWeb.connect<any>(cwServer.wsUrl);
     await cwServer.lastSession();
     return api;
   }
@@ -325,7 +325,7 @@ describe("answers that arrive after their owner ended", () => {
 
 describe("a release after the session broke", () => {
   it("over WebSocket: nothing is sent, nothing is reported, nothing throws", async () => {
-    const api = await CapnWeb.connect(cwServer.wsUrl);
+    const api = await CapnWeb.connect<any>(cwServer.wsUrl);
     const peer = await cwServer.lastSession();
     const counter = await api.makeCounter(1);
     const pending = api.makeCounter(2); // never pulled
@@ -345,7 +345,7 @@ describe("a release after the session broke", () => {
   });
 
   it("with a reconnecting connection: an old stub released after the reconnect never reaches the new session", async () => {
-    const api = await CapnWeb.connect(cwServer.wsUrl, { reconnect: { strategy: "constant", baseDelay: 10, jitter: 0 } });
+    const api = await CapnWeb.connect<any>(cwServer.wsUrl, { reconnect: { strategy: "constant", baseDelay: 10, jitter: 0 } });
     try {
       const first = await cwServer.lastSession();
       const counter = await api.makeCounter(1);
@@ -379,7 +379,7 @@ describe("a release after the session broke", () => {
     ["a capnweb server", () => cwServer.url],
     ["our server", () => ourServer.url],
   ])("over HTTP batch (%s): a capability from an ended batch released later causes no abort of the next batch", async (_name, url) => {
-    const api = await CapnWeb.connect(url());
+    const api = await CapnWeb.connect<any>(url());
     const counter = await api.makeCounter(1);
     const releases = recordReleases();
     try {

@@ -182,7 +182,7 @@ describe("soak", () => {
         if (random() < 0.5) {
           const target = CapnWeb.export(
             api,
-            CapnWeb.target({ init: () => 10, handlers: { add: ([x], s) => ({ reply: x + s, state: s }) } }),
+            CapnWeb.target<number, { add(x: number): number }>({ init: () => 10, handlers: { add: ([x], s) => ({ reply: x + s, state: s }) } }),
             { label: "soak-target" },
           );
           expect(await api.callMethod(target, "add", 5)).toBe(15);

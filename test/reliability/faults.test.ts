@@ -278,7 +278,7 @@ describe.each([
   it(`${CALLS} concurrent calls all settle; the session heals; nothing leaks`, async () => {
     const app = await startSession(name, queue);
     try {
-      const root = CapnWeb.session(name);
+      const root = CapnWeb.session<any>(name);
       expect(await root.square(2)).toBe(4);
 
       const attachId = `reliability-${name}`;
@@ -341,7 +341,7 @@ describe("stats of a supervised session", () => {
     const name = "reliability-stats";
     const app = await startSession(name, false);
     try {
-      const root = CapnWeb.session(name);
+      const root = CapnWeb.session<any>(name);
       expect(await root.square(3)).toBe(9);
       // The README: `CapnWeb.stats(api) // { imports, exports } of the session's tables`, as for
       // connect() roots, with or without { reconnect }: the same as CapnWeb.inspect(app) reports.

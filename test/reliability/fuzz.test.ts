@@ -108,7 +108,7 @@ afterAll(async () => {
 
 /** A fresh, honest client is served correctly, and leaves nothing behind. */
 async function expectServerHealthy(): Promise<void> {
-  const api = await CapnWeb.connect(server.wsUrl);
+  const api = await CapnWeb.connect<any>(server.wsUrl);
   try {
     const result = await CapnWeb.await(api.square(12), { timeout: PROBE_TIMEOUT_MS });
     expect(result).toEqual({ ok: true, value: 144 });
@@ -388,7 +388,7 @@ describe("fuzzing our server with mutated frames from a raw client", () => {
     const proxy = await recordingProxy(server.wsUrl);
     try {
       for (const scenario of SCENARIOS) {
-        const api = await CapnWeb.connect(proxy.url, { main: new Doubler() });
+        const api = await CapnWeb.connect<any>(proxy.url, { main: new Doubler() });
         try {
           await scenario.run(api);
           await sleep(5);
@@ -539,7 +539,7 @@ describe("fuzzing our client with mutated frames from a raw server", () => {
 
   async function connectClient(): Promise<{ api: any; conn: HostileConnection }> {
     const accepted = new Promise<HostileConnection>((resolve) => waiting.push(resolve));
-    const api = await CapnWeb.connect(url, { main: new ClientMain() });
+    const api = await CapnWeb.connect<any>(url, { main: new ClientMain() });
     return { api, conn: await accepted };
   }
 

@@ -131,7 +131,7 @@ interface Honest {
 }
 
 async function honestNeighbour(label: string): Promise<Honest> {
-  const api = await CapnWeb.connect(server.wsUrl);
+  const api = await CapnWeb.connect<any>(server.wsUrl);
   const counter = await api.makeCounter(0);
   let running = true;
   let answers = 0;

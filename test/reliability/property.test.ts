@@ -539,7 +539,7 @@ describe("(b) random operation sequences leave both sides' tables at the baselin
         return new OurApi(live);
       },
     });
-    const api = await CapnWeb.connect(server.wsUrl);
+    const api = await CapnWeb.connect<any>(server.wsUrl);
     try {
       expect(await api.square(3)).toBe(9);
       const fixture: Fixture = {
@@ -574,7 +574,7 @@ describe("(b) random operation sequences leave both sides' tables at the baselin
       sessions.push(new capnweb.RpcSession(new capnweb.WebSocketTransport(socket as never), new TheirApi(live)));
     });
     await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-    const api = await CapnWeb.connect(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`);
+    const api = await CapnWeb.connect<any>(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/`);
     try {
       expect(await api.square(3)).toBe(9);
       const fixture: Fixture = { api, live: lives[0]!, checkDisposers: true, peerStats: () => sessions[0]!.getStats() };
@@ -636,7 +636,7 @@ describe("disposal of returned Targets (found by the random sequences above)", (
     it(`a Target returned by a call that is only pipelined on is disposed when released: ${shape.name}`, async () => {
       const live = new Live();
       const server = await CapnWeb.serve({ port: 0, main: () => new OurApi(live) });
-      const api = await CapnWeb.connect(server.wsUrl);
+      const api = await CapnWeb.connect<any>(server.wsUrl);
       try {
         await shape.run(api);
         await vi.waitFor(() => {

@@ -69,7 +69,7 @@ export class TestChild implements Child {
     return this.ended === undefined;
   }
 
-  inspect(): Inspection {
+  inspect(): Inspection & { id: string; incarnation: number } {
     return { kind: "test", status: this.alive ? "running" : "exited", id: this.id, incarnation: this.incarnation };
   }
 }
@@ -245,5 +245,5 @@ export interface ChildInspection {
 }
 
 export function childrenOf(inspection: Inspection): ChildInspection[] {
-  return inspection["children"] as ChildInspection[];
+  return (inspection as Inspection & { children: ChildInspection[] }).children;
 }

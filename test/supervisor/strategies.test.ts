@@ -789,7 +789,7 @@ describe("inspect()", () => {
     const a = new ActorHarness();
     const sup = await start([a.spec("top"), Supervisor.spec([a.spec("deep")], { name: "inner" })], {
       inspect: (event) => {
-        const e = event as { type: string; actorRef?: { id: string } };
+        const e = event as unknown as { type: string; actorRef?: { id: string } };
         if (e.type === "@xstate.event" && e.actorRef) seen.add(e.actorRef.id);
       },
     });

@@ -146,10 +146,14 @@ async function results(api: CapnWeb.Stub<Api>) {
 async function connections() {
   const api = await CapnWeb.connect<Api>("ws://127.0.0.1:1/");
   expectTypeOf(api).toEqualTypeOf<CapnWeb.Stub<Api>>();
-  // An untyped connection is `any`.
+  // A connection without a type offers no methods until it is given one...
   const untyped = await CapnWeb.connect("ws://127.0.0.1:1/");
-  expectTypeOf(untyped).toBeAny();
+  expectTypeOf(untyped).toEqualTypeOf<CapnWeb.Stub<unknown>>();
+  // @ts-expect-error: no interface, no methods
+  untyped.square(2);
+  // ...and an application that wants no checks says so: Stub<any> is `any`.
   expectTypeOf<CapnWeb.Stub<any>>().toBeAny();
+  expectTypeOf(await CapnWeb.connect<any>("ws://127.0.0.1:1/")).toBeAny();
   expectTypeOf(CapnWeb.session<Api>("api")).toEqualTypeOf<CapnWeb.Stub<Api>>();
 }
 
