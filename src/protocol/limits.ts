@@ -96,8 +96,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 export type LimitName = keyof Limits;
 
 /** Complete limits from partial overrides; a bad value is the caller's mistake, told at once. */
-export function resolveLimits(overrides: Partial<Limits> | undefined): Limits {
-  if (overrides === undefined) return { ...DEFAULT_LIMITS };
+export function resolveLimits(overrides: Partial<Limits> | undefined): Readonly<Limits> {
+  // Shared, never copied: a server's sessions all hold the server's frozen limits.
+  if (overrides === undefined) return DEFAULT_LIMITS;
+  if (overrides === DEFAULT_LIMITS || (Object.isFrozen(overrides) && isComplete(overrides))) return overrides as Readonly<Limits>;
   for (const key of Object.keys(overrides)) {
     if (!(key in DEFAULT_LIMITS)) throw new CapnWebError("invalid_argument", `Unknown limit ${JSON.stringify(key)}.`);
     const value = (overrides as Record<string, unknown>)[key];
@@ -111,6 +113,11 @@ export function resolveLimits(overrides: Partial<Limits> | undefined): Limits {
     if (value !== undefined) limits[key] = value;
   }
   return limits;
+}
+
+function isComplete(limits: Partial<Limits>): limits is Limits {
+  for (const key in DEFAULT_LIMITS) if (typeof limits[key as LimitName] !== "number") return false;
+  return true;
 }
 
 /** The error a session ends with when its peer breaks `limit`. */

@@ -12,7 +12,7 @@ import { RpcSession, type SessionStats } from "../protocol/session.js";
 import { isTarget } from "../protocol/target.js";
 import { HttpBatchServerTransport, readRequestBody, splitBatch } from "../transports/http-batch-server.js";
 import type { Transport } from "../transports/transport.js";
-import { WebSocketTransport } from "../transports/websocket.js";
+import { Heartbeat, WebSocketTransport } from "../transports/websocket.js";
 import { logger } from "../logging.js";
 import type { SupervisorInspection } from "../supervisor/inspection.js";
 import type { ServerSessionInspection } from "./server-session.js";
@@ -73,6 +73,8 @@ export class CapnWebHandlers {
   /** The limits every session of this server runs under (defaults, overridden by `options.limits`). */
   readonly limits: Readonly<Limits>;
   private readonly sockets: WebSocketServer;
+  /** Pings every peer of this server on one timer. */
+  private readonly heartbeat: Heartbeat;
   private readonly live = new Set<LiveSession>();
   /** Every accepted connection is a (temporary) child of this supervisor. */
   private readonly supervisor: Promise<DynamicSupervisor>;
@@ -84,6 +86,7 @@ export class CapnWebHandlers {
       resolveLimits(options.maxBodyBytes === undefined ? options.limits : { maxBatchBytes: options.maxBodyBytes, ...options.limits }),
     );
     // ws checks a frame's length from its header, fragments summed, before buffering the payload.
+    this.heartbeat = new Heartbeat(this.limits.heartbeatInterval);
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: this.limits.maxMessageBytes, perMessageDeflate: false });
     this.supervisor = DynamicSupervisor.create({ name: "server_sessions", maxRestarts: 0 });
     this.supervisor.then((supervisor) => (this.supervisorNow = supervisor));
@@ -131,7 +134,7 @@ export class CapnWebHandlers {
         this.sockets.handleUpgrade(request, socket, head, (ws) => {
           const info: ConnectionInfo = { transport: "websocket", request, auth };
           const transport = new WebSocketTransport(ws, this.limits);
-          transport.startHeartbeat(this.limits.heartbeatInterval);
+          transport.startHeartbeat(this.heartbeat);
           this.startSession(transport, info);
         });
       },

@@ -29,10 +29,7 @@ export type WebSocketLimits = Pick<Limits, "maxSendBuffer" | "pauseReadingAbove"
 export class WebSocketTransport implements Transport {
   readonly kind = "websocket";
   readonly #socket: WebSocket;
-  readonly #inbox = new Inbox({
-    pause: () => this.#pauseReading("yield", true),
-    resume: () => this.#pauseReading("yield", false),
-  });
+  readonly #inbox = new Inbox(this);
   readonly #limits: WebSocketLimits;
   #closing = false;
   #corked: Duplex | undefined;
@@ -86,11 +83,20 @@ export class WebSocketTransport implements Transport {
     else socket.send(Buffer.from(frame), AS_TEXT);
   }
 
+  /** Flow control of the inbox: it holds frames back for a later turn and stops reading meanwhile. */
+  pause(): void {
+    this.#pauseReading("yield", true);
+  }
+
+  resume(): void {
+    this.#pauseReading("yield", false);
+  }
+
   #pauseReading(why: "yield" | "backpressure", paused: boolean): void {
     if (why === "yield") this.#pausedToYield = paused;
     else {
       this.#pausedForBackpressure = paused;
-      if (paused) (this.#socket as unknown as { _socket?: Duplex })._socket?.once("drain", this.#onDrain);
+      if (paused) this.#whenDrained();
     }
     const socket = this.#socket;
     if (socket.readyState !== WebSocket.OPEN) return;
@@ -98,13 +104,12 @@ export class WebSocketTransport implements Transport {
     else socket.resume();
   }
 
-  #onDrain = (): void => {
-    if (this.#socket.bufferedAmount > this.#limits.pauseReadingAbove) {
-      (this.#socket as unknown as { _socket?: Duplex })._socket?.once("drain", this.#onDrain);
-      return;
-    }
-    this.#pauseReading("backpressure", false);
-  };
+  #whenDrained(): void {
+    (this.#socket as unknown as { _socket?: Duplex })._socket?.once("drain", () => {
+      if (this.#socket.bufferedAmount > this.#limits.pauseReadingAbove) this.#whenDrained();
+      else this.#pauseReading("backpressure", false);
+    });
+  }
 
   /** The peer left more unread than the limit allows: drop the connection and what it holds. */
   #overflow(buffered: number): void {
@@ -160,45 +165,51 @@ export class WebSocketTransport implements Transport {
     this.#inbox.end(CapnWebError.ofLifecycle("disconnected", `Peer closed WebSocket: ${code} ${reason.toString()}`));
   };
 
-  #heartbeat: NodeJS.Timeout | undefined;
+  #heartbeat: Heartbeat | undefined;
   #awaitingPong = false;
+  #unfinishedSince = -1;
 
   /**
-   * Pings the peer every `intervalMs`; a peer that has not answered the previous ping by then is
+   * Pings the peer every `intervalMs` (or on the beat of a shared Heartbeat, as a server does for
+   * all its peers with one timer); a peer that has not answered the previous ping by then is
    * taken as gone (a dead network closes nothing by itself) and the transport ends "disconnected".
    */
-  startHeartbeat(intervalMs: number): void {
-    if (this.#heartbeat || !(intervalMs > 0)) return;
+  startHeartbeat(intervalOrGroup: number | Heartbeat): void {
+    if (this.#heartbeat || this.#closing) return;
+    const group = typeof intervalOrGroup === "number" ? (intervalOrGroup > 0 ? new Heartbeat(intervalOrGroup) : undefined) : intervalOrGroup;
+    if (!group) return;
+    this.#heartbeat = group;
     this.#socket.on("pong", this.#onPong);
-    let unfinishedSince: number | undefined;
-    this.#heartbeat = setInterval(() => {
-      if (this.#awaitingPong) {
+    group.add(this);
+  }
+
+  /** One beat of the heartbeat: the end of a silent or stuck peer, or the next ping. */
+  beat(intervalMs: number): void {
+    if (this.#awaitingPong) {
+      this.#stopHeartbeat();
+      this.#socket.terminate();
+      this.#inbox.end(new CapnWebError("disconnected", `No answer to a WebSocket ping within ${intervalMs} ms: the connection is gone.`));
+      return;
+    }
+    // A peer can start a fragmented message, answer every ping and never finish it: what it
+    // sent so far is held. One whole interval with the same message unfinished ends it.
+    if (this.#isMidMessage()) {
+      if (this.#unfinishedSince === this.#messages) {
         this.#stopHeartbeat();
         this.#socket.terminate();
-        this.#inbox.end(new CapnWebError("disconnected", `No answer to a WebSocket ping within ${intervalMs} ms: the connection is gone.`));
+        this.#inbox.end(limitExceeded("heartbeatInterval", `A WebSocket message stayed unfinished for over ${intervalMs} ms.`));
         return;
       }
-      // A peer can start a fragmented message, answer every ping and never finish it: what it
-      // sent so far is held. One whole interval with the same message unfinished ends it.
-      if (this.#isMidMessage()) {
-        if (unfinishedSince === this.#messages) {
-          this.#stopHeartbeat();
-          this.#socket.terminate();
-          this.#inbox.end(limitExceeded("heartbeatInterval", `A WebSocket message stayed unfinished for over ${intervalMs} ms.`));
-          return;
-        }
-        unfinishedSince = this.#messages;
-      } else {
-        unfinishedSince = undefined;
-      }
-      this.#awaitingPong = true;
-      try {
-        this.#socket.ping();
-      } catch {
-        // A socket that cannot ping is closing; its close event ends the transport.
-      }
-    }, intervalMs);
-    this.#heartbeat.unref();
+      this.#unfinishedSince = this.#messages;
+    } else {
+      this.#unfinishedSince = -1;
+    }
+    this.#awaitingPong = true;
+    try {
+      this.#socket.ping();
+    } catch {
+      // A socket that cannot ping is closing; its close event ends the transport.
+    }
   }
 
   #isMidMessage(): boolean {
@@ -212,13 +223,38 @@ export class WebSocketTransport implements Transport {
   };
 
   #stopHeartbeat(): void {
-    clearInterval(this.#heartbeat);
+    this.#heartbeat?.delete(this);
     this.#heartbeat = undefined;
   }
 
   #onError = (err: Error): void => {
     this.#inbox.end(CapnWebError.ofLifecycle("disconnected", `WebSocket failed: ${err.message}`, { cause: err }));
   };
+}
+
+/** One timer beating for many transports (a server's peers): no timer per connection. */
+export class Heartbeat {
+  readonly #members = new Set<WebSocketTransport>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly intervalMs: number) {}
+
+  add(transport: WebSocketTransport): void {
+    this.#members.add(transport);
+    if (this.#timer) return;
+    this.#timer = setInterval(() => {
+      for (const member of [...this.#members]) member.beat(this.intervalMs);
+    }, this.intervalMs);
+    this.#timer.unref();
+  }
+
+  delete(transport: WebSocketTransport): void {
+    this.#members.delete(transport);
+    if (this.#members.size === 0 && this.#timer) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
 }
 
 /** The close reason capnweb 0.12 sends on abort: the message cut to fit a close frame. */
