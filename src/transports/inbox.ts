@@ -21,6 +21,11 @@ const nextTurn: (callback: () => void) => void =
   typeof setImmediate === "function" ? (callback) => void setImmediate(callback) : (callback) => void setTimeout(callback, 0);
 const now = (): number => performance.now();
 
+// Handler time spent in the current turn, by all inboxes together: it is the process's turn that
+// must end, whichever sessions filled it.
+let spent = 0;
+let lastFrameEnd = 0;
+
 export class Inbox {
   #handler: TransportHandler | undefined;
   // Defined while frames wait: before start(), and while yielding to other work.
@@ -32,8 +37,6 @@ export class Inbox {
   #endDelivered = false;
   #yielding = false;
   #paused = false;
-  #spent = 0;
-  #lastFrameEnd = 0;
   #idle: (() => void)[] | undefined;
 
   constructor(private readonly flow?: InboxFlow) {}
@@ -85,15 +88,15 @@ export class Inbox {
   #deliver(text: string): void {
     const startedAt = now();
     // A pause between frames is another turn: the slice starts again.
-    if (startedAt - this.#lastFrameEnd > 1) this.#spent = 0;
+    if (startedAt - lastFrameEnd > 1) spent = 0;
     this.#handler!.frame(text);
-    this.#lastFrameEnd = now();
-    this.#spent += this.#lastFrameEnd - startedAt;
-    if (this.#spent > WORK_SLICE_MS) this.#yield();
+    lastFrameEnd = now();
+    spent += lastFrameEnd - startedAt;
+    if (spent > WORK_SLICE_MS) this.#yield();
   }
 
   #yield(): void {
-    this.#spent = 0;
+    spent = 0;
     this.#backlog ??= [];
     if (this.#yielding) return;
     this.#yielding = true;

@@ -166,8 +166,11 @@ export class WebSocketTransport implements Transport {
   };
 
   #heartbeat: Heartbeat | undefined;
-  #awaitingPong = false;
+  /** Bytes read from the peer when the last ping went out; -1 before the first ping. */
+  #readAtPing = -1;
   #unfinishedSince = -1;
+  /** Unsent bytes at the last beat while paused for backpressure. */
+  #bufferedAtBeat = Infinity;
 
   /**
    * Pings the peer every `intervalMs` (or on the beat of a shared Heartbeat, as a server does for
@@ -179,32 +182,42 @@ export class WebSocketTransport implements Transport {
     const group = typeof intervalOrGroup === "number" ? (intervalOrGroup > 0 ? new Heartbeat(intervalOrGroup) : undefined) : intervalOrGroup;
     if (!group) return;
     this.#heartbeat = group;
-    this.#socket.on("pong", this.#onPong);
     group.add(this);
   }
 
   /** One beat of the heartbeat: the end of a silent or stuck peer, or the next ping. */
   beat(intervalMs: number): void {
-    if (this.#awaitingPong) {
-      this.#stopHeartbeat();
-      this.#socket.terminate();
-      this.#inbox.end(new CapnWebError("disconnected", `No answer to a WebSocket ping within ${intervalMs} ms: the connection is gone.`));
+    if (this.#pausedForBackpressure || this.#pausedToYield) {
+      // We are not reading, so its pong cannot arrive; what counts is whether it reads from us.
+      this.#readAtPing = -1;
+      const buffered = this.#socket.bufferedAmount;
+      if (this.#pausedForBackpressure && buffered >= this.#bufferedAtBeat) {
+        this.#end(limitExceeded("heartbeatInterval", `The peer read nothing of ${buffered} waiting bytes for ${intervalMs} ms.`));
+        return;
+      }
+      this.#bufferedAtBeat = this.#pausedForBackpressure ? buffered : Infinity;
+      return;
+    }
+    this.#bufferedAtBeat = Infinity;
+    // Anything read since the ping (its pong, or any other frame) shows the peer is there: the
+    // byte count says so without a listener per socket.
+    const read = (this.#socket as unknown as { _socket?: { bytesRead: number } })._socket?.bytesRead ?? 0;
+    if (this.#readAtPing === read) {
+      this.#end(new CapnWebError("disconnected", `No answer to a WebSocket ping within ${intervalMs} ms: the connection is gone.`));
       return;
     }
     // A peer can start a fragmented message, answer every ping and never finish it: what it
     // sent so far is held. One whole interval with the same message unfinished ends it.
     if (this.#isMidMessage()) {
       if (this.#unfinishedSince === this.#messages) {
-        this.#stopHeartbeat();
-        this.#socket.terminate();
-        this.#inbox.end(limitExceeded("heartbeatInterval", `A WebSocket message stayed unfinished for over ${intervalMs} ms.`));
+        this.#end(limitExceeded("heartbeatInterval", `A WebSocket message stayed unfinished for over ${intervalMs} ms.`));
         return;
       }
       this.#unfinishedSince = this.#messages;
     } else {
       this.#unfinishedSince = -1;
     }
-    this.#awaitingPong = true;
+    this.#readAtPing = read;
     try {
       this.#socket.ping();
     } catch {
@@ -212,15 +225,19 @@ export class WebSocketTransport implements Transport {
     }
   }
 
+  /** Drops the connection (and what it buffers) and ends the transport with `error`. */
+  #end(error: CapnWebError): void {
+    this.#closing = true;
+    this.#stopHeartbeat();
+    this.#socket.terminate();
+    this.#inbox.end(error);
+  }
+
   #isMidMessage(): boolean {
     // ws keeps no public record of a message being received; its receiver's does.
     const receiver = (this.#socket as unknown as { _receiver?: { _fragments?: unknown[]; _totalPayloadLength?: number } })._receiver;
     return receiver !== undefined && ((receiver._fragments?.length ?? 0) > 0 || (receiver._totalPayloadLength ?? 0) > 0);
   }
-
-  #onPong = (): void => {
-    this.#awaitingPong = false;
-  };
 
   #stopHeartbeat(): void {
     this.#heartbeat?.delete(this);

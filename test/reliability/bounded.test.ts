@@ -332,6 +332,28 @@ describe("a client that stops reading", () => {
   }, 60_000);
 });
 
+describe("a client that stops reading, under maxSendBuffer", () => {
+  it("8 MiB it never reads (under the 16 MiB limit) end its session after a heartbeat interval", async () => {
+    await withBystander(tight, async (during) => {
+      const peer = await openRaw(tight.wsUrl);
+      const breaches = await breachesDuring(async () => {
+        peer.socket.pause();
+        peer.send(["push", ["pipeline", 0, ["spam"], [["export", -1], 8, MB]]]);
+        peer.send(["pull", 1]);
+        await during();
+        // Only the bystander's session is left once the server dropped the peer (which, paused,
+        // learns of it when it reads again).
+        await vi.waitFor(() => expect(tight.handlers.stats().sessions).toBe(1), { timeout: LIVENESS_MS, interval: 20 });
+        peer.socket.resume();
+        const closed = await Promise.race([peer.closed, sleep(LIVENESS_MS).then(() => undefined)]);
+        expect(closed, "the peer that reads nothing was kept").toBeDefined();
+      });
+      expect(breaches.map((b) => b.limit)).toEqual(["heartbeatInterval"]);
+      expect(breaches[0]!.message).toMatch(/read nothing/);
+    });
+  }, 30_000);
+});
+
 describe("binary WebSocket frames", () => {
   const binary = (text: string): Buffer => Buffer.from(text);
 
