@@ -104,13 +104,12 @@ export class Inbox {
       this.#paused = true;
       this.flow.pause();
     }
-    nextTurn(this.#continue);
+    // A closure only when yielding: an inbox is made for every connection, and most never yield.
+    nextTurn(() => {
+      this.#yielding = false;
+      this.#drain();
+    });
   }
-
-  #continue = (): void => {
-    this.#yielding = false;
-    this.#drain();
-  };
 
   #drain(): void {
     const backlog = this.#backlog!;

@@ -169,8 +169,8 @@ export class WebSocketTransport implements Transport {
   /** Bytes read from the peer when the last ping went out; -1 before the first ping. */
   #readAtPing = -1;
   #unfinishedSince = -1;
-  /** Unsent bytes at the last beat while paused for backpressure. */
-  #bufferedAtBeat = Infinity;
+  /** Unsent bytes at the last beat while paused for backpressure; -1 when not paused then. */
+  #bufferedAtBeat = -1;
 
   /**
    * Pings the peer every `intervalMs` (or on the beat of a shared Heartbeat, as a server does for
@@ -191,14 +191,14 @@ export class WebSocketTransport implements Transport {
       // We are not reading, so its pong cannot arrive; what counts is whether it reads from us.
       this.#readAtPing = -1;
       const buffered = this.#socket.bufferedAmount;
-      if (this.#pausedForBackpressure && buffered >= this.#bufferedAtBeat) {
+      if (this.#pausedForBackpressure && this.#bufferedAtBeat !== -1 && buffered >= this.#bufferedAtBeat) {
         this.#end(limitExceeded("heartbeatInterval", `The peer read nothing of ${buffered} waiting bytes for ${intervalMs} ms.`));
         return;
       }
-      this.#bufferedAtBeat = this.#pausedForBackpressure ? buffered : Infinity;
+      this.#bufferedAtBeat = this.#pausedForBackpressure ? buffered : -1;
       return;
     }
-    this.#bufferedAtBeat = Infinity;
+    this.#bufferedAtBeat = -1;
     // Anything read since the ping (its pong, or any other frame) shows the peer is there: the
     // byte count says so without a listener per socket.
     const read = (this.#socket as unknown as { _socket?: { bytesRead: number } })._socket?.bytesRead ?? 0;
