@@ -60,8 +60,9 @@ export interface Limits {
   /** For an HTTP batch to be answered; then it is answered with an abort and its session ends. */
   batchTimeout: number;
   /**
-   * Server-side WebSocket ping interval: a peer that has not answered one ping by the next is
-   * gone, and a message left unfinished (fragments) over a whole interval ends the session.
+   * Server-side WebSocket ping interval: a peer that has sent nothing (not even the pong) by the
+   * next ping is gone; a message left unfinished (fragments) over a whole interval, or a buffer
+   * above `pauseReadingAbove` of which the peer read nothing over one, ends the session.
    */
   heartbeatInterval: number;
 
