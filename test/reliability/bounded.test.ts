@@ -406,6 +406,15 @@ describe("tables", () => {
       counts.pushFloodResidueMB = mb(residue);
       expect(residue).toBeLessThan(10 * MB);
     });
+    // The control: capnweb keeps every push (no limit), and the session stays open.
+    const before = memoryAfterGc();
+    const peer = await openRaw(theirs.wsUrl);
+    for (let i = 0; i <= limit; i++) peer.send(`["push",["pipeline",0,["square"],[${i}]]]`);
+    peer.send(["pull", limit + 1]);
+    expect(await peer.waitFor((m) => m[0] === "resolve" && m[1] === limit + 1, LIVENESS_MS * 3)).toEqual(["resolve", limit + 1, limit * limit]);
+    counts.pushFloodCapnwebMB = mb(memoryAfterGc() - before);
+    expect(peer.isClosed).toBe(false);
+    peer.terminate();
   }, 60_000);
 
   it("capabilities sent to the server stop at maxImports", async () => {
@@ -714,5 +723,27 @@ describe("cross-site requests", () => {
     } finally {
       await server.close({ deadline: 100 });
     }
+  });
+});
+
+describe("limits themselves", () => {
+  it("a limit that is not a positive number, or a name that is no limit, is refused when the server starts", async () => {
+    await expect(CapnWeb.serve({ port: 0, main: () => new Api(), limits: { maxExports: 0 } })).rejects.toMatchObject({ type: "invalid_argument" });
+    await expect(CapnWeb.serve({ port: 0, main: () => new Api(), limits: { maxExport: 10 } as never })).rejects.toMatchObject({
+      type: "invalid_argument",
+      message: expect.stringMatching(/Unknown limit "maxExport"/),
+    });
+  });
+
+  it("every default is documented in one place, and the server runs under exactly those unless told otherwise", () => {
+    expect(Object.keys(CapnWeb.DEFAULT_LIMITS).sort()).toEqual(
+      [
+        "maxBigIntDigits", "maxDepth", "maxMessageSize", "maxExports", "maxImports", "maxPendingCalls", "maxAwaitedAnswers", "maxRemapWork",
+        "maxMessageBytes", "maxSendBuffer", "pauseReadingAbove", "maxBatchBytes", "maxBatchLines",
+        "handshakeTimeout", "bodyTimeout", "batchTimeout", "heartbeatInterval", "maxSessions",
+      ].sort(),
+    );
+    expect(roomy.handlers.limits).toEqual(CapnWeb.DEFAULT_LIMITS);
+    expect(tight.handlers.limits).toEqual({ ...CapnWeb.DEFAULT_LIMITS, ...TIGHT });
   });
 });
