@@ -2,7 +2,7 @@
 // install themselves into the protocol layer, the deadlines, owners and telemetry, are loaded by
 // the modules re-exported here that use them.)
 
-export { CapnWebError as Error, isCapnWebError, type ErrorType } from "./protocol/errors.js";
+export { CapnWebError as Error, isCapnWebError, type ErrorType, type CapnWebErrorOptions as ErrorOptions } from "./protocol/errors.js";
 export { Target } from "./protocol/target.js";
 export type {
   Stub,
@@ -26,11 +26,11 @@ export type { SessionStats } from "./protocol/session.js";
 
 export { connectMessagePort, stats, close, connectionOf, type ConnectOptions } from "./client/connect.js";
 export { connect, type ReconnectingConnectOptions } from "./actors/connect.js";
-export type { Connection, ConnectionState } from "./client/connection.js";
+export type { Connection, ConnectionState, ConnectionEvents } from "./client/connection.js";
 export { awaitResult as await, type Result, type AwaitOptions } from "./client/await.js";
 export { configure, config, type Config } from "./config.js";
 export { release } from "./client/release.js";
-export { batch, rescue, map } from "./client/combinators.js";
+export { batch, rescue, map, type BatchValues } from "./client/combinators.js";
 
 export { serve, type ServeOptions, type Server } from "./server/serve.js";
 export { CapnWebHandlers, type HandlerOptions, type CloseOptions, type ConnectionInfo, type LiveSession } from "./server/handlers.js";
@@ -42,7 +42,7 @@ export { RpcSession, type SessionOptions, type FrameSink } from "./protocol/sess
 export { Supervisor, SupervisorError, type Strategy, type SupervisorOptions } from "./supervisor/supervisor.js";
 export { DynamicSupervisor, type DynamicSupervisorOptions } from "./supervisor/dynamic-supervisor.js";
 export { Registry, RegistryError, type Name } from "./supervisor/registry.js";
-export { Backoff, type BackoffOptions } from "./supervisor/backoff.js";
+export { Backoff, type BackoffOptions, type BackoffKind } from "./supervisor/backoff.js";
 export type { Child, ChildSpec, ExitReason, RestartType, Shutdown, StartContext } from "./supervisor/child.js";
 export type {
   Inspection,
@@ -53,7 +53,7 @@ export type {
   ChildStatus,
   ActorInspection,
 } from "./supervisor/inspection.js";
-export { actorSpec, type ActorSpecOptions } from "./supervisor/actor-child.js";
+export { actorSpec, type ActorSpecOptions, type ActorScope } from "./supervisor/actor-child.js";
 export { session, findSession } from "./actors/names.js";
 export * as Session from "./actors/session-spec-namespace.js";
 export * as Pool from "./actors/pool-namespace.js";
@@ -80,7 +80,10 @@ export {
   type TargetInspection,
 } from "./actors/target-actor.js";
 export { scope, withCapability } from "./actors/scope.js";
+export { restorable, ready, type ReadyOptions } from "./actors/restore.js";
+export type { RestorableOptions, RestorableInspection, RestorableState } from "./actors/restorables.js";
 export { Owner } from "./actors/owner.js";
-export type { ReleaseReason, ReleaseEvent } from "./protocol/ownership.js";
-export { channel as telemetryChannel, type TelemetryEvent } from "./telemetry/channels.js";
+export type { ReleaseReason, ReleaseEvent, StubOwner } from "./protocol/ownership.js";
+export { channel as telemetryChannel, type TelemetryEvent, type TelemetryMessages, type TelemetryMessage } from "./telemetry/channels.js";
+export type { TelemetryHandler, TelemetryPair } from "./telemetry/attach.js";
 export * as telemetry from "./telemetry/attach.js";

@@ -10,6 +10,7 @@ import { newStub, stubViewOf } from "../protocol/stub.js";
 import type { Target } from "../protocol/target.js";
 import type { Stub, StubMembers } from "../protocol/types.js";
 import type { AnyActorLogic, SnapshotFrom } from "xstate";
+import { SessionActor } from "./session-actor.js";
 import { type StatefulTargetDefinition, type StatefulTargetOf, TargetActor } from "./target-actor.js";
 
 const targetsOf = new WeakMap<RpcSession, Set<TargetActor>>();
@@ -41,6 +42,14 @@ export function exportTarget<T = unknown, L extends AnyActorLogic = AnyActorLogi
 /** A `CapnWeb.Target` (its prototype methods) or a function, which must implement `T`. */
 export function exportTarget<T extends object>(api: SessionStub, target: T & (Target | ((...args: never[]) => unknown)), options?: ExportOptions): ExportedStub<T, undefined>;
 export function exportTarget(api: SessionStub, target: unknown, options: ExportOptions = {}): unknown {
+  // Through a supervised session, the actor lives as long as the session, not one connection:
+  // a drop ends its exports (the peer forgot them), and passing it again exports it again.
+  const supervised = SessionActor.of(api);
+  if (supervised) {
+    const actor = TargetActor.for(target, options.label);
+    supervised.adoptTarget(actor);
+    return capabilityOf(actor);
+  }
   const session = sessionOfStub(api);
   if (!session || session.isEnded) {
     throw new CapnWebError("invalid_argument", "export() needs a stub of a live session as its first argument.");
@@ -56,6 +65,10 @@ export function exportTarget(api: SessionStub, target: unknown, options: ExportO
   }
   children.add(actor);
   actor.onStop(() => children!.delete(actor));
+  return capabilityOf(actor);
+}
+
+function capabilityOf(actor: TargetActor): unknown {
   actorOf.set(actor.facade, actor);
   return newStub(TargetHook.wrap(actor.facade));
 }
@@ -68,9 +81,4 @@ export function targetActorOf(capability: unknown): TargetActor | undefined {
   if (!view || view.isReleased) return undefined;
   const hook = view.liveHook();
   return hook instanceof TargetHook ? actorOf.get(hook.target) : undefined;
-}
-
-/** The target actors currently exported through a session. */
-export function targetsOfSession(session: RpcSession): TargetActor[] {
-  return [...(targetsOf.get(session) ?? [])];
 }

@@ -4,6 +4,7 @@
 
 import type { ServerSessionInspection } from "../server/server-session.js";
 import type { ActorInspection, ChildInspection, Inspection, SupervisorInspection } from "../supervisor/inspection.js";
+import type { DependentInspection } from "./dependent.js";
 import type { PoolInspection } from "./pool.js";
 import type { SessionInspection } from "./session-actor.js";
 
@@ -23,6 +24,7 @@ export type TreeInspection =
   | SessionInspection
   | ServerSessionInspection
   | ActorInspection
+  | DependentInspection<TreeInspection>
   | CustomInspection;
 
 /** Anything that can be inspected: a supervisor, a dynamic supervisor, a session, the server's handlers. */
@@ -30,7 +32,7 @@ export interface Inspectable {
   inspect(): Inspection;
 }
 
-const KNOWN_KINDS = new Set(["supervisor", "pool", "session", "server-session", "actor"]);
+const KNOWN_KINDS = new Set(["supervisor", "pool", "session", "server-session", "actor", "dependent"]);
 
 /** What inspecting `root` yields: a supervisor's tree for a supervisor, the node itself otherwise. */
 export type InspectionOf<I extends Inspection> = I extends { kind: "supervisor" }
@@ -51,6 +53,10 @@ function normalize(node: Inspection): TreeInspection {
   if (node.kind === "supervisor" || node.kind === "pool") {
     const tree = node as SupervisorInspection;
     return { ...tree, children: tree.children.map(normalizeChild) } as TreeInspection;
+  }
+  if (node.kind === "dependent") {
+    const wrapper = node as DependentInspection;
+    return wrapper.child === undefined ? (wrapper as DependentInspection<never>) : { ...wrapper, child: normalize(wrapper.child) };
   }
   return node as TreeInspection;
 }

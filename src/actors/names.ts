@@ -6,13 +6,14 @@ import { ErrorHook, type Hook } from "../protocol/hooks.js";
 import { newBorrowedStub } from "../protocol/stub.js";
 import type { Stub } from "../protocol/types.js";
 import { type Name, Registry, nameToString, resolveName } from "../supervisor/registry.js";
-import { SessionRootHook } from "./session-actor.js";
+import { type SessionActor, SessionRootHook } from "./session-actor.js";
 
 /** What a name can stand for: one session, or a pool of them. */
 export type NamedEndpoint =
   | {
       kind: "session";
       currentMain(): Hook;
+      actor: SessionActor;
       /** The stub session(name) hands out while this registration lasts (made on first lookup). */
       root?: unknown;
     }
@@ -25,6 +26,33 @@ export const defaultRegistry = new Registry<NamedEndpoint>("sessions");
 export function register(name: Name, endpoint: NamedEndpoint, ended: PromiseLike<unknown>): void {
   const { registry, key } = resolveName(name, defaultRegistry);
   registry.register(key, endpoint, ended);
+  const waiting = registrationWaiters.get(registry)?.get(key);
+  if (waiting) {
+    registrationWaiters.get(registry)!.delete(key);
+    for (const resolve of waiting) resolve(endpoint);
+  }
+}
+
+// Who waits for a name to be taken (a dependent whose session is restarting), by registry and key.
+const registrationWaiters = new Map<Registry<unknown>, Map<unknown, Set<(endpoint: NamedEndpoint) => void>>>();
+
+/** Calls `found` once `name` is registered (now, if it is); returns the way to stop waiting. */
+export function whenRegistered(name: Name, found: (endpoint: NamedEndpoint) => void): () => void {
+  const now = whereis(name);
+  if (now) {
+    found(now);
+    return () => {};
+  }
+  const { registry, key } = resolveName(name, defaultRegistry);
+  let byKey = registrationWaiters.get(registry);
+  if (!byKey) registrationWaiters.set(registry, (byKey = new Map()));
+  let waiting = byKey.get(key);
+  if (!waiting) byKey.set(key, (waiting = new Set()));
+  waiting.add(found);
+  return () => {
+    waiting!.delete(found);
+    if (waiting!.size === 0) byKey!.delete(key);
+  };
 }
 
 export function whereis(name: Name): NamedEndpoint | undefined {
@@ -65,6 +93,10 @@ function namedRoot(name: Name): unknown {
         const endpoint = registry.lookup(key) as NamedEndpoint | undefined;
         if (endpoint?.kind === "session") return endpoint.currentMain();
         return new ErrorHook(new CapnWebError("not_found", `No session is registered as ${nameToString(name)}.`));
+      },
+      sessionActor(): SessionActor | undefined {
+        const endpoint = registry.lookup(key) as NamedEndpoint | undefined;
+        return endpoint?.kind === "session" ? endpoint.actor : undefined;
       },
     }),
   );

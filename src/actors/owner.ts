@@ -95,6 +95,11 @@ export function currentOwner(): Owner | undefined {
   return running.getStore();
 }
 
+/** Runs `fn` owned by nobody: what it obtains is the caller's to keep (a session's restorables). */
+export function withoutOwner<T>(fn: () => T): T {
+  return running.exit(fn);
+}
+
 installOwnership({
   current: () => running.getStore(),
   runFor: (target, fn) => {

@@ -20,8 +20,10 @@ import type { Inspection } from "../supervisor/inspection.js";
 import { config } from "../config.js";
 import { logger } from "../logging.js";
 import { publish } from "../telemetry/channels.js";
-import { targetsOfSession } from "./export.js";
-import type { TargetInspection } from "./target-actor.js";
+import { type RestorableInspection, RestorableSet, type RestoreHost, restoreHostOf } from "./restorables.js";
+import type { TargetActor, TargetInspection } from "./target-actor.js";
+import { sessionOfStub, type RpcSession } from "../protocol/session.js";
+import { stubViewOf } from "../protocol/stub.js";
 import { sessionMachine } from "./session-machine.js";
 import { sessionSystemRoot, stopSessionActor } from "./session-system.js";
 
@@ -77,23 +79,39 @@ export interface SessionInspection extends Inspection {
   callsInFlight: number;
   /** Calls waiting for a connection (with `queue`). */
   queued: number;
-  /** The target actors exported on the current connection. */
+  /** The target actors exported through this session: they live as long as the session. */
   targets: TargetInspection[];
+  /** Capabilities derived again on every connection (`CapnWeb.restorable`). */
+  restorables: RestorableInspection[];
 }
 
-interface QueuedCall {
-  resolve: (hook: Hook) => void;
+/** What a session's watchers hear: restored after a (re)connection, dropped, or ended for good. */
+export type SessionEvent = "ready" | "dropped" | "ended";
+
+interface Waiter {
+  resolve: () => void;
   reject: (error: CapnWebError) => void;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
 }
 
-export class SessionActor implements Child {
+/** Which supervised session a connection belongs to. */
+const sessionActorOfConnection = new WeakMap<RpcSession, SessionActor>();
+
+export class SessionActor implements Child, RestoreHost {
   readonly exited: Promise<ExitReason>;
   private readonly exit: (reason: ExitReason) => void;
   readonly actor: Actor<typeof sessionMachine>;
   private readonly systemRoot: AnyActorRef;
   private connection: Connection | undefined;
-  private readonly queue: QueuedCall[] = [];
+  /** Calls waiting for a connection (with the `queue` option), released once it is restored. */
+  private readonly queue: Waiter[] = [];
+  /** `CapnWeb.ready()` callers, told once the session is connected and restored. */
+  private readonly readyWaiters: Waiter[] = [];
+  /** Set from a connection's start until its restorables have answered. */
+  private restoring = false;
+  readonly restorables: RestorableSet = new RestorableSet(this);
+  private readonly targets = new Set<TargetActor>();
+  private readonly watchers = new Set<(event: SessionEvent) => void>();
   private ended = false;
   private stopping = false;
   private readonly startedAt = Date.now();
@@ -111,7 +129,7 @@ export class SessionActor implements Child {
     const backoff = makeBackoff(options);
     // The session's, not its holders': a caller that releases it (a `using` block on a pool
     // member's root, say) must not take it from everyone else.
-    this.root = newBorrowedStub(new SessionRootHook(this));
+    this.root = newBorrowedStub(new SessionRootHook({ currentMain: () => this.currentMain(), sessionActor: () => this }));
     const runtime = {
       openConnection: () => this.openConnection(url),
       announceConnected: () => this.announceConnected(),
@@ -167,6 +185,11 @@ export class SessionActor implements Child {
     return this.connection !== undefined && this.state === "connected";
   }
 
+  /** Connected, and its restorables restored. */
+  get isReady(): boolean {
+    return this.isConnected && !this.restoring;
+  }
+
   /** Calls in flight on the current connection. */
   get callsInFlight(): number {
     return this.connection?.session.callsInFlight ?? 0;
@@ -204,21 +227,125 @@ export class SessionActor implements Child {
 
   private announceConnected(): void {
     this.lastReportedAttempt = 0;
+    const connection = this.connection!;
+    sessionActorOfConnection.set(connection.session, this);
     logger({ session: this.label }).info({ url: this.options.url }, "connected");
     publish("connection:up", { name: this.label, url: this.options.url });
+    if (this.restorables.size === 0) {
+      this.finishConnecting(true);
+      return;
+    }
+    // Every restorable is derived again before anything waiting for the connection goes: the
+    // queued calls, ready() and onConnect see the session as the application built it.
+    this.restoring = true;
+    const startedAt = performance.now();
+    this.restorables.restoreAll(this.root).then(({ restored, failed }) => {
+      if (this.connection !== connection || this.ended) return;
+      this.restoring = false;
+      for (const restorable of failed) {
+        const error = restorable.error ?? new CapnWebError("restore_failed", `The restorable ${restorable.label} could not be restored.`);
+        logger({ session: this.label }).warn({ restorable: restorable.label, err: error }, "restore failed");
+        publish("restore:failed", { name: this.label, url: this.options.url, restorable: restorable.label, error });
+      }
+      const duration = performance.now() - startedAt;
+      logger({ session: this.label }).info({ restored, failed: failed.length, durationMs: duration }, "restored");
+      publish("connection:restored", { name: this.label, url: this.options.url, restored, failed: failed.length, duration });
+      this.finishConnecting(false);
+    });
+  }
+
+  /** Releases the queue, then ready() callers and watchers, then runs onConnect. */
+  private finishConnecting(inMachineAction: boolean): void {
     this.flushQueue();
+    for (const waiter of this.readyWaiters.splice(0)) settleWaiter(waiter);
+    this.notify("ready");
     const hook = this.options.onConnect;
     if (!hook) return;
-    // A throw here propagates: XState puts the machine in its error state, and `error` above
-    // restarts the session through its supervisor, as a crashing on_connect would in OTP.
+    if (inMachineAction) {
+      // A throw here propagates: XState puts the machine in its error state, and `error` above
+      // restarts the session through its supervisor, as a crashing on_connect would in OTP.
+      this.runOnConnect(hook);
+      return;
+    }
+    try {
+      this.runOnConnect(hook);
+    } catch (error) {
+      this.end({ error });
+    }
+  }
+
+  private runOnConnect(hook: (api: Stub<unknown>) => void | Promise<void>): void {
     const result = hook(this.root);
     if (result && typeof (result as Promise<void>).then === "function") {
       (result as Promise<void>).then(undefined, (error) => this.end({ error }));
     }
   }
 
+  /** A restorable marked fatal could not be restored: the session crashes, its supervisor decides. */
+  restoreFailedFatally(error: CapnWebError): void {
+    queueMicrotask(() => this.end({ error }));
+  }
+
+  /** Resolves once the session is connected and its restorables have answered. */
+  whenReady(timeout?: number): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    if (this.ended) return Promise.reject(new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`));
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, timer: undefined };
+      if (timeout !== undefined) {
+        waiter.timer = setTimeout(() => {
+          removeWaiter(this.readyWaiters, waiter);
+          reject(new CapnWebError("timeout", `Session ${this.options.url} was not ready within ${timeout} ms.`));
+        }, timeout);
+      }
+      this.readyWaiters.push(waiter);
+    });
+  }
+
+  /** Tells `watcher` of every ready, drop and end from now on; returns the way to stop. */
+  watch(watcher: (event: SessionEvent) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  private notify(event: SessionEvent): void {
+    for (const watcher of [...this.watchers]) {
+      try {
+        watcher(event);
+      } catch (error) {
+        logger({ session: this.label }).error({ err: error, event }, "a session watcher failed");
+      }
+    }
+  }
+
+  /** A target actor exported through this session: it lives until the session ends. */
+  adoptTarget(target: TargetActor): void {
+    if (this.ended) {
+      target.stop("session-ended");
+      return;
+    }
+    this.targets.add(target);
+    target.onStop(() => this.targets.delete(target));
+  }
+
+  /**
+   * The supervised session a stub belongs to: its root (by name or not), a restorable of it, or
+   * a capability obtained on one of its connections.
+   */
+  static of(stub: unknown): SessionActor | undefined {
+    const hook = stubViewOf(stub)?.root.hook;
+    if (hook instanceof SessionRootHook) return hook.sessionActor();
+    const host = hook && restoreHostOf(hook);
+    if (host instanceof SessionActor) return host;
+    const session = sessionOfStub(stub);
+    return session && sessionActorOfConnection.get(session);
+  }
+
   private announceDisconnected(reason: string): void {
     const error = this.lastDropReason ?? new CapnWebError("disconnected", reason);
+    this.restoring = false;
+    this.restorables.connectionEnded();
+    this.notify("dropped");
     logger({ session: this.label }).warn({ url: this.options.url, reason: error.message }, "disconnected");
     publish("connection:down", { name: this.label, url: this.options.url, error });
     this.options.onDisconnect?.(error);
@@ -234,37 +361,49 @@ export class SessionActor implements Child {
   currentMain(): Hook {
     const connection = this.connection;
     if (connection && !connection.session.isEnded) return connection.session.remoteMainHook();
-    if (this.ended) return new ErrorHook(new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`));
+    const refusal = this.refusal();
+    if (refusal) return new ErrorHook(refusal);
+    return new PromiseHook(this.enqueue().then(() => this.currentMain()));
+  }
+
+  /** For a restorable between connections: the session's queue policy, as a promise. */
+  waitForRestore(): Promise<void> {
+    const refusal = this.refusal();
+    return refusal ? Promise.reject(refusal) : this.enqueue();
+  }
+
+  /** Why a call made while disconnected cannot wait for the connection, if it cannot. */
+  private refusal(): CapnWebError | undefined {
+    if (this.ended) return new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
     const queue = this.options.queue;
     if (!queue) {
       const next = this.actor.getSnapshot().context.nextAttemptAt;
       const when = next ? ` (next attempt in ${Math.max(0, next - Date.now())} ms)` : "";
-      return new ErrorHook(new CapnWebError("disconnected", `Session ${this.options.url} is not connected${when}.`));
+      return new CapnWebError("disconnected", `Session ${this.options.url} is not connected${when}.`);
     }
     if (this.queue.length >= queue.max) {
-      return new ErrorHook(new CapnWebError("disconnected", `Session ${this.options.url} is not connected and its queue is full (${queue.max}).`));
+      return new CapnWebError("disconnected", `Session ${this.options.url} is not connected and its queue is full (${queue.max}).`);
     }
-    return new PromiseHook(
-      new Promise<Hook>((resolve, reject) => {
-        const entry: QueuedCall = {
-          resolve,
-          reject,
-          timer: setTimeout(() => {
-            const index = this.queue.indexOf(entry);
-            if (index >= 0) this.queue.splice(index, 1);
-            reject(new CapnWebError("timeout", `No connection to ${this.options.url} within ${queue.timeout} ms.`));
-          }, queue.timeout),
-        };
-        this.queue.push(entry);
-      }),
-    );
+    return undefined;
+  }
+
+  private enqueue(): Promise<void> {
+    const timeout = (this.options.queue as { timeout: number }).timeout;
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          removeWaiter(this.queue, waiter);
+          reject(new CapnWebError("timeout", `No connection to ${this.options.url} within ${timeout} ms.`));
+        }, timeout),
+      };
+      this.queue.push(waiter);
+    });
   }
 
   private flushQueue(): void {
-    for (const entry of this.queue.splice(0)) {
-      clearTimeout(entry.timer);
-      entry.resolve(this.currentMain());
-    }
+    for (const waiter of this.queue.splice(0)) settleWaiter(waiter);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -288,13 +427,15 @@ export class SessionActor implements Child {
     this.ended = true;
     if (typeof reason === "object") logger({ session: this.label }).error({ err: reason.error }, "session ended abnormally");
     this.closeConnection();
-    if (this.queue.length > 0) {
-      const error = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
-      for (const entry of this.queue.splice(0)) {
-        clearTimeout(entry.timer);
-        entry.reject(error);
-      }
+    const stopped = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
+    for (const waiter of [...this.queue.splice(0), ...this.readyWaiters.splice(0)]) {
+      clearTimeout(waiter.timer);
+      waiter.reject(stopped);
     }
+    this.restorables.sessionEnded(stopped);
+    for (const target of [...this.targets]) target.stop("session-ended");
+    this.notify("ended");
+    this.watchers.clear();
     stopSessionActor(this.systemRoot, this.actor);
     this.settleFirstOutcome(typeof reason === "object" ? reason.error : undefined);
     this.exit(reason);
@@ -317,15 +458,37 @@ export class SessionActor implements Child {
       tables: this.stats(),
       callsInFlight: this.callsInFlight,
       queued: this.queue.length,
-      targets: this.connection ? targetsOfSession(this.connection.session).map((target) => target.inspect()) : [],
+      targets: [...this.targets].map((target) => target.inspect()),
+      restorables: this.restorables.inspect(),
     };
   }
 }
 
+function settleWaiter(waiter: Waiter): void {
+  clearTimeout(waiter.timer);
+  waiter.resolve();
+}
+
+function removeWaiter(waiters: Waiter[], waiter: Waiter): void {
+  const index = waiters.indexOf(waiter);
+  if (index >= 0) waiters.splice(index, 1);
+}
+
+/** What a root stub reaches: the session's current main, and the session actor behind it. */
+export interface RootSource {
+  currentMain(): Hook;
+  /** The session actor now behind the root (a named root finds it by name). */
+  sessionActor(): SessionActor | undefined;
+}
+
 /** The root stub's hook: every operation goes to the session's current connection. */
 export class SessionRootHook extends ForwardingHook {
-  constructor(session: { currentMain(): Hook }) {
-    super(() => session.currentMain());
+  constructor(private readonly source: RootSource) {
+    super(() => source.currentMain());
+  }
+
+  sessionActor(): SessionActor | undefined {
+    return this.source.sessionActor();
   }
   override pull(): Promise<never> {
     return Promise.reject(new CapnWebError("invalid_argument", "A session's root is a capability, not a promise."));

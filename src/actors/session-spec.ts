@@ -29,7 +29,7 @@ export function spec<Api = unknown>(options: SessionSpecOptions<Api>): ChildSpec
         throw new CapnWebError("invalid_argument", `A session named ${nameToString(name)} is already running.`);
       }
       const session = new SessionActor({ label: id, ...(options as SessionSpecOptions<unknown>) }, context);
-      if (name !== undefined) register(name, { kind: "session", currentMain: () => session.currentMain() }, session.exited);
+      if (name !== undefined) register(name, { kind: "session", currentMain: () => session.currentMain(), actor: session }, session.exited);
       await session.started();
       return session;
     },

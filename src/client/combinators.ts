@@ -1,18 +1,20 @@
 // batch(), rescue() and map(): the original's pipeline combinators over stubs.
 
 import { CapnWebError } from "../protocol/errors.js";
+import type { MapElement, MapResult, Pipelined, StubMembers } from "../protocol/types.js";
 import type { Result } from "./await.js";
 
-type Values<T extends readonly unknown[]> = { -readonly [K in keyof T]: Awaited<T[K]> };
+/** The values of the promises given to batch(), as a tuple. */
+export type BatchValues<T extends readonly unknown[]> = { -readonly [K in keyof T]: Awaited<T[K]> };
 
 /**
  * Resolves several promises at once and returns a Result of the tuple. Their calls already left
  * when they were made, and every pull leaves now, in the same turn: over WebSocket one round
  * trip, over HTTP batch one request, when they share a stem or not.
  */
-export async function batch<const T extends readonly unknown[]>(promises: T): Promise<Result<Values<T>>> {
+export async function batch<const T extends readonly unknown[]>(promises: T): Promise<Result<BatchValues<T>>> {
   try {
-    return { ok: true, value: (await Promise.all(promises)) as Values<T> };
+    return { ok: true, value: (await Promise.all(promises)) as BatchValues<T> };
   } catch (error) {
     return { ok: false, error: CapnWebError.from(error) };
   }
@@ -30,7 +32,7 @@ export function rescue<T, U>(promise: PromiseLike<T>, fallback: (error: CapnWebE
 }
 
 /** `CapnWeb.map(p, fn)`: the same as `p.map(fn)`, as a function. */
-export function map<U>(promise: { map(mapper: (value: any) => U): unknown }, mapper: (value: any) => U): any {
+export function map<T, U>(promise: StubMembers<T>, mapper: (element: Pipelined<MapElement<T>>) => U): Pipelined<MapResult<T, U>> {
   if (!promise || typeof (promise as { map?: unknown }).map !== "function") {
     throw new CapnWebError("invalid_argument", "map() needs a stub or a pipelined promise.");
   }

@@ -63,7 +63,7 @@ export async function connect<Api = unknown>(url: string | URL, options: Connect
     throw reason;
   }
   const connection = new Connection(href, transport, options.main, { ...sessionOptions, onStateChange: options.onStateChange });
-  const root = connection.session.remoteMain(() => connection.close());
+  const root = connection.session.remoteMain<Api>(() => connection.close());
   endpoints.set(root, connection);
   return root;
 }
@@ -84,7 +84,7 @@ export function connectMessagePort<Api = unknown>(
     onSendError: options.onSendError,
     onStateChange: options.onStateChange,
   });
-  const root = connection.session.remoteMain(() => connection.close());
+  const root = connection.session.remoteMain<Api>(() => connection.close());
   endpoints.set(root, connection);
   return root;
 }

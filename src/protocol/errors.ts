@@ -11,6 +11,13 @@ export type ErrorType =
   | "timeout"
   /** The capability was released (by us, by its owner, or by the peer) before this use. */
   | "released"
+  /**
+   * The capability belonged to a connection that has ended: the peer has forgotten it, and it
+   * will never work again. Obtain it anew, or make it restorable (`CapnWeb.restorable`).
+   */
+  | "stale"
+  /** A restorable capability could not be derived again on a new connection (`cause` says why). */
+  | "restore_failed"
   /** The session was aborted, by us or by the peer (`["abort", ...]`). */
   | "aborted"
   /** The peer broke the wire protocol; the session is aborted. */

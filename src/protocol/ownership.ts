@@ -2,6 +2,8 @@
 // answers (with AsyncLocalStorage: the owner is whoever's code is running, across awaits), and
 // telemetry listens. With nothing installed, nobody owns anything and nobody listens.
 
+import type { CapnWebError } from "./errors.js";
+
 /** Something that ends, and releases the stubs it adopted when it does. */
 export interface StubOwner {
   /** Takes responsibility for a stub's reference (its shared root object). */
@@ -86,7 +88,7 @@ export interface CallObserver {
   /** A call left; returns what `end` receives, or undefined to not follow it. */
   start(path: readonly (string | number)[]): object | undefined;
   /** Its answer arrived (`error` set when it failed). */
-  end(call: object, error?: unknown): void;
+  end(call: object, error?: CapnWebError): void;
 }
 
 let callObserver: CallObserver | undefined;
@@ -99,7 +101,7 @@ export function callStarted(path: readonly (string | number)[]): object | undefi
   return callObserver?.start(path);
 }
 
-export function callEnded(call: object, error?: unknown): void {
+export function callEnded(call: object, error?: CapnWebError): void {
   callObserver?.end(call, error);
 }
 

@@ -11,6 +11,7 @@
 
 import { CapnWebError } from "./errors.js";
 import { Decoder, Encoder, type Exporter, type Importer } from "./codec.js";
+import type { Stub } from "./types.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath } from "./hooks.js";
 import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
 import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
@@ -272,7 +273,13 @@ export function sessionOfStub(stub: unknown): RpcSession | undefined {
   return actual instanceof ImportHook ? actual.sessionOf() : undefined;
 }
 
-export class RpcSession implements Exporter, Importer {
+// The session is the codec's Exporter and Importer. Those roles are engine internals (and left out
+// of the published declarations), so they are checked here rather than named in the class's
+// `implements`, which users would see.
+const codecRoles = (session: RpcSession): [Exporter, Importer] => [session, session];
+void codecRoles;
+
+export class RpcSession {
   readonly limits: Limits;
   private readonly imports = new Map<number, ImportEntry>();
   private readonly exports = new Map<number, ExportEntry>();
@@ -303,11 +310,11 @@ export class RpcSession implements Exporter, Importer {
    * A stub for the peer's main interface. `onRelease` runs when this particular stub is released
    * (a connection closes itself then); copies of the stub never trigger it.
    */
-  remoteMain<T = any>(onRelease?: () => void): T {
+  remoteMain<Api = unknown>(onRelease?: () => void): Stub<Api> {
     return newStub(new MainImportHook(this.mainImport, false, onRelease));
   }
 
-  /** A hook on the peer's main interface that lives as long as the session. */
+  /** @internal A hook on the peer's main interface that lives as long as the session. */
   remoteMainHook(): Hook {
     return new MainImportHook(this.mainImport, false);
   }
@@ -334,7 +341,7 @@ export class RpcSession implements Exporter, Importer {
     return { imports: this.imports.size, exports: this.exports.size };
   }
 
-  /** Answers awaited from the peer: pulled calls and promises it sent, not yet resolved. */
+  /** @internal Answers awaited from the peer: pulled calls and promises it sent, not yet resolved. */
   awaitedCalls = 0;
 
   get callsInFlight(): number {
@@ -537,12 +544,14 @@ export class RpcSession implements Exporter, Importer {
 
   // Exporter ------------------------------------------------------------------------------------
 
+  /** @internal */
   importIdOf(hook: Hook): number | undefined {
     const actual = hook.standsFor() ?? hook;
     if (actual instanceof ImportHook) return actual.pendingEntryOf(this)?.id;
     return undefined;
   }
 
+  /** @internal */
   exportHook(hook: Hook): number {
     this.assertOpen();
     if (hook instanceof TargetHook) {
@@ -555,6 +564,7 @@ export class RpcSession implements Exporter, Importer {
     return id;
   }
 
+  /** @internal */
   exportTarget(target: object): number {
     this.assertOpen();
     // Every send gets a fresh ID: capnweb's importer releases an ID by one however often it was
@@ -577,6 +587,7 @@ export class RpcSession implements Exporter, Importer {
     return id;
   }
 
+  /** @internal */
   exportPromise(hook: Hook): number {
     this.assertOpen();
     const id = this.nextExportId--;
@@ -589,16 +600,19 @@ export class RpcSession implements Exporter, Importer {
     return id;
   }
 
+  /** @internal */
   unexport(ids: number[]): void {
     for (const id of ids) this.releaseExport(id, 1);
   }
 
+  /** @internal */
   rewriteError(error: Error): Error | void {
     return this.options.onSendError?.(error);
   }
 
   // Importer ------------------------------------------------------------------------------------
 
+  /** @internal */
   importStub(id: number): Hook {
     this.assertOpen();
     if (id >= 0) throw new CapnWebError("protocol", `The peer exported a non-negative ID ${id}.`);
@@ -611,6 +625,7 @@ export class RpcSession implements Exporter, Importer {
     return new ImportHook(entry, false);
   }
 
+  /** @internal */
   importPromise(id: number): Hook {
     this.assertOpen();
     if (id >= 0 || this.imports.has(id)) {
@@ -622,6 +637,7 @@ export class RpcSession implements Exporter, Importer {
     return new ImportHook(entry, true);
   }
 
+  /** @internal */
   exportedHook(id: number): Hook | undefined {
     return this.exports.get(id)?.hook;
   }
@@ -629,6 +645,7 @@ export class RpcSession implements Exporter, Importer {
   // ---------------------------------------------------------------------------------------------
   // Outgoing
 
+  /** @internal */
   sendCall(id: number, path: PropertyPath, args: Payload | undefined): Hook {
     if (this.endReason) {
       args?.dispose();
@@ -654,6 +671,7 @@ export class RpcSession implements Exporter, Importer {
     return this.newPushImport();
   }
 
+  /** @internal */
   sendMap(id: number, path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
     if (this.endReason) {
       for (const cap of captures) cap.dispose();
@@ -682,12 +700,13 @@ export class RpcSession implements Exporter, Importer {
     return new ImportHook(entry, true);
   }
 
+  /** @internal */
   sendPull(id: number): void {
     if (this.endReason) throw this.endReason;
     this.send(["pull", id]);
   }
 
-  /** Gives an import back to the peer with everything it introduced; never after the end. */
+  /** @internal Gives an import back to the peer with everything it introduced; never after the end. */
   releaseImport(entry: ImportEntry, reason: ReleaseReason): void {
     if (entry.remoteRefcount === 0 || entry === this.mainImport) return;
     const count = entry.remoteRefcount;
@@ -779,7 +798,13 @@ export class RpcSession implements Exporter, Importer {
     this.imports.clear();
     this.exports.clear();
     this.targetHooks.clear();
-    for (const entry of imports) entry.fail(reason);
+    // What the peer exported to us is gone for good, and says so; our calls in flight fail with
+    // the reason the session ended.
+    let stale: CapnWebError | undefined;
+    for (const entry of imports) {
+      if (entry.id < 0) entry.fail((stale ??= staleCapability(reason)));
+      else entry.fail(reason);
+    }
     // Listeners first: what stops because the session ended (target actors) learns it from them,
     // before the disposal of the exports below would stop it as merely "released".
     const listeners = this.endListeners;
@@ -801,6 +826,16 @@ export class RpcSession implements Exporter, Importer {
 let connectionClosed: CapnWebError | undefined;
 let sessionClosed: CapnWebError | undefined;
 let noMain: ErrorHook | undefined;
+
+function staleCapability(reason: CapnWebError): CapnWebError {
+  return CapnWebError.ofLifecycle(
+    "stale",
+    `This capability belonged to a connection that has ended (${reason.message}); the peer has forgotten it. ` +
+      "Obtain it again on the new connection, or make it restorable with CapnWeb.restorable(session, (root) => ...), " +
+      "which derives it again after every reconnect.",
+    { cause: reason },
+  );
+}
 
 function hookForMain(main: unknown, owned: boolean): Hook {
   if (main === undefined || main === null) {

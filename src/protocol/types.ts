@@ -57,8 +57,12 @@ export type MapResult<T, U> = T extends readonly unknown[] ? Unpipelined<U>[] : 
 /** The value type behind a pipelined promise or stub (what a `map` callback returned). */
 export type Unpipelined<U> = U extends Pipelined<infer V> ? V : U extends Stub<infer V> ? V : U;
 
+declare const remoteType: unique symbol;
+
 /** What every stub and pipelined promise has, whatever `T` is. */
 export interface StubMembers<T> {
+  /** Type-level only: the remote type, so that functions taking any stub can infer it. */
+  readonly [remoteType]?: T;
   /** Runs `mapper` on the peer for each element (or for the value), in one round trip. */
   map<U>(mapper: (element: Pipelined<MapElement<T>>) => U): Pipelined<MapResult<T, U>>;
   /** Gives back this reference; the peer is told once nothing refers to the capability. */

@@ -55,9 +55,9 @@ export class Registry<V = unknown> {
 }
 
 /** A name: a plain key in the default registry, or `{ via: [registry, key] }` in another. */
-export type Name = string | symbol | { via: readonly [Registry<any>, unknown] };
+export type Name = string | symbol | { via: readonly [Registry<unknown>, unknown] };
 
-export function resolveName(name: Name, defaultRegistry: Registry<any>): { registry: Registry<any>; key: unknown } {
+export function resolveName(name: Name, defaultRegistry: Registry<unknown>): { registry: Registry<unknown>; key: unknown } {
   if (typeof name === "object" && name !== null && "via" in name) {
     const [registry, key] = name.via;
     if (!(registry instanceof Registry)) throw new TypeError("A { via: [registry, key] } name needs a CapnWeb.Registry.");

@@ -80,6 +80,7 @@ export class Supervisor implements Child {
   readonly maxSeconds: number;
   readonly exited: Promise<ExitReason>;
   private readonly exit: (reason: ExitReason) => void;
+  /** @internal */
   protected readonly entries = new Map<string, Entry>();
   private readonly restartLog: number[] = [];
   private state: "starting" | "running" | "stopping" | "stopped" = "starting";
@@ -360,6 +361,7 @@ export class Supervisor implements Child {
   }
 
   /** Stops one child within its shutdown time, killing it after. */
+  /** @internal */
   protected async terminate(entry: Entry): Promise<void> {
     const child = entry.child;
     if (!child) return;

@@ -4,9 +4,16 @@
 import diagnostics from "node:diagnostics_channel";
 import { onConfig } from "../config.js";
 import { CapnWebError } from "../protocol/errors.js";
-import { type TelemetryEvent, telemetryPrefix } from "./channels.js";
+import { type TelemetryEvent, type TelemetryMessages, telemetryPrefix } from "./channels.js";
 
-type Handler = (event: TelemetryEvent, message: any) => void;
+/**
+ * Called with the event's name and its message (see `TelemetryMessages`). The two are one
+ * union of pairs, so checking `event` narrows `message`.
+ */
+export type TelemetryHandler<E extends TelemetryEvent = TelemetryEvent> = (...args: TelemetryPair<E>) => void;
+
+/** One event with its message, for each event of `E`. */
+export type TelemetryPair<E extends TelemetryEvent> = E extends TelemetryEvent ? [event: E, message: TelemetryMessages[E]] : never;
 
 interface Subscription {
   event: TelemetryEvent;
@@ -24,11 +31,13 @@ const EVENTS: readonly TelemetryEvent[] = [
   "connection:up",
   "connection:down",
   "connection:reconnect",
+  "connection:restored",
+  "restore:failed",
   "limit:exceeded",
 ];
 
 /** Calls `handler` for each of `events` until `detach(id)`. An id can be attached once. */
-export function attach(id: string, events: readonly TelemetryEvent[], handler: Handler): void {
+export function attach<E extends TelemetryEvent>(id: string, events: readonly E[], handler: TelemetryHandler<NoInfer<E>>): void {
   if (attached.has(id)) throw new CapnWebError("invalid_argument", `A telemetry handler is already attached as ${id}.`);
   for (const event of events) {
     if (!EVENTS.includes(event)) throw new CapnWebError("invalid_argument", `Unknown telemetry event ${event} (one of ${EVENTS.join(", ")}).`);
@@ -36,7 +45,7 @@ export function attach(id: string, events: readonly TelemetryEvent[], handler: H
   const subscriptions = events.map((event): Subscription => {
     const listener = (message: unknown) => {
       try {
-        handler(event, message);
+        (handler as (event: TelemetryEvent, message: unknown) => void)(event, message);
       } catch {
         // A failing telemetry handler must not fail the call it observes.
       }

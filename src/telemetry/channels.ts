@@ -13,18 +13,34 @@ import diagnostics from "node:diagnostics_channel";
 import { performance } from "node:perf_hooks";
 import { onConfig } from "../config.js";
 import { logger } from "../logging.js";
-import { observeLimits } from "../protocol/limits.js";
-import { observeCalls, observeReleases } from "../protocol/ownership.js";
+import type { CapnWebError } from "../protocol/errors.js";
+import { type LimitBreach, observeLimits } from "../protocol/limits.js";
+import { type ReleaseEvent, observeCalls, observeReleases } from "../protocol/ownership.js";
 
-export type TelemetryEvent =
-  | "call:start"
-  | "call:stop"
-  | "call:exception"
-  | "release:sent"
-  | "connection:up"
-  | "connection:down"
-  | "connection:reconnect"
-  | "limit:exceeded";
+/** What each event's channel publishes. */
+export interface TelemetryMessages {
+  /** `path`: the method's path, dotted (`users.get`). */
+  "call:start": { path: string };
+  /** `duration`: ms from the call to its answer. */
+  "call:stop": { path: string; duration: number };
+  "call:exception": { path: string; duration: number; error: CapnWebError };
+  "release:sent": ReleaseEvent;
+  "connection:up": { name: string; url: string };
+  "connection:down": { name: string; url: string; error: CapnWebError };
+  /** `attempt` counts from 1 after each drop; `delay`: ms until the attempt. */
+  "connection:reconnect": { name: string; url: string; attempt: number; delay: number };
+  /** A new connection's restorables answered: how many were restored, how many failed, in ms. */
+  "connection:restored": { name: string; url: string; restored: number; failed: number; duration: number };
+  /** One restorable could not be restored; `error` (type `restore_failed`) carries the cause. */
+  "restore:failed": { name: string; url: string; restorable: string; error: CapnWebError };
+  /** A peer broke a limit (`limit` names it) and its session was aborted; `address`: the peer's. */
+  "limit:exceeded": LimitBreach;
+}
+
+export type TelemetryEvent = keyof TelemetryMessages;
+
+/** A message of one of `E`'s channels (a union when `E` is). */
+export type TelemetryMessage<E extends TelemetryEvent = TelemetryEvent> = TelemetryMessages[E];
 
 let prefix = "capnweb";
 const channels = new Map<TelemetryEvent, diagnostics.Channel>();
@@ -47,7 +63,7 @@ export function telemetryPrefix(): string {
   return prefix;
 }
 
-export function publish(event: TelemetryEvent, message: object): void {
+export function publish<E extends TelemetryEvent>(event: E, message: TelemetryMessages[E]): void {
   const target = channel(event);
   if (target.hasSubscribers) target.publish(message);
 }

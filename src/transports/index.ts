@@ -1,8 +1,8 @@
 export type { Transport, TransportHandler } from "./transport.js";
-export { WebSocketTransport, openWebSocket, DEFAULT_MAX_PAYLOAD } from "./websocket.js";
-export type { OpenWebSocketOptions, WebSocketLimits } from "./websocket.js";
+export { WebSocketTransport, Heartbeat, openWebSocket, DEFAULT_MAX_PAYLOAD } from "./websocket.js";
+export type { OpenWebSocketOptions, NodeWebSocket, WebSocketLimits } from "./websocket.js";
 export { MessagePortTransport } from "./message-port.js";
-export type { MessagePortLike } from "./message-port.js";
+export type { MessagePortLike, MessagePortEncoding } from "./message-port.js";
 export { HttpBatchClientTransport, exchangeBatch } from "./http-batch-client.js";
 export type { HttpBatchOptions, ExchangeBatchOptions } from "./http-batch-client.js";
 export { HttpBatchServerTransport, readRequestBody, splitBatch } from "./http-batch-server.js";

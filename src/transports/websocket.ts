@@ -17,6 +17,24 @@ export const DEFAULT_MAX_PAYLOAD = 100 * 1024 * 1024;
 const MAX_CLOSE_REASON_BYTES = 123;
 
 /**
+ * A `ws` WebSocket, as far as this transport uses one. Declared here rather than taken from `ws`'s
+ * types, so that an application type-checks against our declarations without `@types/ws`.
+ */
+export interface NodeWebSocket {
+  readonly readyState: number;
+  on(event: "message", listener: (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => void): unknown;
+  on(event: "close", listener: (code: number, reason: Buffer) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  readonly bufferedAmount: number;
+  send(data: string | Buffer, options?: { binary?: boolean }): void;
+  pause(): void;
+  resume(): void;
+  close(code?: number, reason?: string): void;
+  ping(): void;
+  terminate(): void;
+}
+
+/**
  * Frames from this many code units up go to the socket as UTF-8 bytes. A string handed to a
  * socket stays referenced until it is written while Node copies it into a native buffer of its
  * own: twice the memory for as long as a peer does not read. Bytes are written as they are.
@@ -38,7 +56,8 @@ export class WebSocketTransport implements Transport {
   #messages = 0;
 
   /** `socket` must be open already (a server socket, or a client socket after 'open'). */
-  constructor(socket: WebSocket, limits: WebSocketLimits = DEFAULT_LIMITS) {
+  constructor(ws: NodeWebSocket, limits: WebSocketLimits = DEFAULT_LIMITS) {
+    const socket = ws as WebSocket;
     this.#socket = socket;
     this.#limits = limits;
     socket.on("message", this.#onMessage);

@@ -394,7 +394,7 @@ describe("a release after the session broke", () => {
 
   it("in memory: after transportClosed, release sends no frame and the peer sees nothing", async () => {
     const { a, b, aOut, bOut, pump } = ourPair(undefined, new Tally());
-    const root = a.remoteMain();
+    const root = a.remoteMain<any>();
     const bumped = root.bump();
     const result = bumped.then((v: unknown) => v);
     await pump();
@@ -450,7 +450,7 @@ describe("a capability re-exported while our release is in flight (hand-fed peer
   function setup() {
     const sent: unknown[][] = [];
     const session = new CapnWeb.RpcSession({ send: (f) => void sent.push(JSON.parse(f)), close() {} }, undefined);
-    const root = session.remoteMain();
+    const root = session.remoteMain<any>();
     const flush = () => sleep(0);
     return { session, root, sent, flush };
   }
@@ -582,7 +582,7 @@ describe("a capability re-exported while our release is in flight (capnweb 0.12'
     const capnweb = new CwRpcSession(cwTransport, main);
     const toCapnweb: string[] = [];
     const ours = new CapnWeb.RpcSession({ send: (f) => void toCapnweb.push(f), close() {} }, undefined);
-    const root = ours.remoteMain();
+    const root = ours.remoteMain<any>();
 
     const deliverToCapnweb = (count = Infinity) => {
       for (const frame of toCapnweb.splice(0, count)) cwTransport.deliver(frame);

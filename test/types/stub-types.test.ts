@@ -111,7 +111,7 @@ async function maps(api: CapnWeb.Stub<Api>) {
     return api.square(id);
   });
   expectTypeOf(await squares).toEqualTypeOf<number[]>();
-  expectTypeOf(await CapnWeb.map(api.friendIds(), (id) => api.square(id))).toBeAny();
+  expectTypeOf(await CapnWeb.map(api.friendIds(), (id) => api.square(id))).toEqualTypeOf<number[]>();
   // Through a captured capability, and producing objects.
   const users = api.users();
   const names = api.friendIds().map((id) => users.get(id).profile().name());
