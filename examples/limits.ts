@@ -4,7 +4,7 @@
 //   npx tsx examples/limits.ts
 
 import diagnostics from "node:diagnostics_channel";
-import * as CapnWeb from "../src/index.js";
+import * as CapnWeb from "capnweb-otp";
 
 class Api extends CapnWeb.Target {
   square(i: number): number {
