@@ -31,10 +31,11 @@ import { callbacks } from "./workloads/callbacks.js";
 import { heap, type HeapResult } from "./workloads/heap.js";
 import { supervision } from "./workloads/supervision.js";
 import { reconnect, type ReconnectResult } from "./workloads/reconnect.js";
+import { restore, type RestoreResult } from "./workloads/restore.js";
 import type { SupervisionResult } from "./supervision.js";
 import { SESSION_KINDS, type SessionKind } from "./lib/sessions.js";
 
-const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "heap", "supervision", "reconnect"] as const;
+const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "heap", "supervision", "reconnect", "restore"] as const;
 type WorkloadName = (typeof WORKLOADS)[number];
 
 const args = process.argv.slice(2);
@@ -129,6 +130,7 @@ let networkPass: Pass | undefined;
 let heapResult: HeapResult | undefined;
 let supervisionResult: SupervisionResult[] | undefined;
 let reconnectResult: ReconnectResult | undefined;
+let restoreResult: RestoreResult[] | undefined;
 
 try {
   const oneNames = mode === "two" ? [] : RPC_WORKLOADS.filter(selected);
@@ -155,6 +157,10 @@ try {
   if (selected("reconnect")) {
     progress("reconnect");
     reconnectResult = await reconnect();
+  }
+  if (selected("restore")) {
+    progress("restore (1, 100 and 1,000 restorables)");
+    restoreResult = await restore(quick);
   }
 } finally {
   serverChild.send({ type: "close" });
@@ -316,6 +322,35 @@ if (reconnectResult) {
   );
 }
 
+if (restoreResult) {
+  out.push("");
+  out.push(
+    "**Restore** (a supervised session with N restorables `(root) => root.users().get(i)`; server back on the same port; " +
+      "listening → first successful call on a restorable, median; beside it, a fresh connection that gets the N users again by hand and makes the same call)",
+  );
+  out.push("");
+  out.push(
+    table(
+      [
+        "Restorables",
+        "listening → first call (reconnect + restore)",
+        "connected → first call (restore)",
+        "fresh connect + the same calls by hand",
+        "reconnect + restore ÷ by hand (time)",
+        "restore ÷ by hand (time)",
+      ],
+      restoreResult.map((r) => [
+        r.restorables.toLocaleString("en-US"),
+        `${fmtMs(r.restoreMs)} ms`,
+        `${fmtMs(r.connectedToCallMs)} ms`,
+        `${fmtMs(r.byHandMs)} ms`,
+        fmtRatio(r.restoreMs / r.byHandMs),
+        fmtRatio(r.connectedToCallMs / r.byHandMs),
+      ]),
+    ),
+  );
+}
+
 function absoluteTable(pass: Pass, name: string): void {
   const columns = ["ours→ours", "capnweb→capnweb", "ours→capnweb", "capnweb→ours", RAW];
   out.push("");
@@ -370,6 +405,7 @@ const json = {
   heap: heapResult ?? null,
   supervision: supervisionResult ?? null,
   reconnect: reconnectResult ?? null,
+  restore: restoreResult ?? null,
   markdown,
 };
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });

@@ -47,8 +47,11 @@ export function exportTarget(api: SessionStub, target: unknown, options: ExportO
   const supervised = SessionActor.of(api);
   if (supervised) {
     const actor = TargetActor.for(target, options.label);
+    actor.outlivesConnections = true;
     supervised.adoptTarget(actor);
-    return capabilityOf(actor);
+    // The application's capability is what keeps it: its release stops the actor.
+    actorOf.set(actor.facade, actor);
+    return newStub(TargetHook.wrap(actor.facade, () => actor.stop("released"), false));
   }
   const session = sessionOfStub(api);
   if (!session || session.isEnded) {

@@ -56,8 +56,15 @@ export class RestorableSet {
   // Insertion order is creation order: a restorable comes after the one it is derived from.
   private readonly items = new Set<Restorable>();
   private ended: CapnWebError | undefined;
+  /** Derivations of restorables made while connected, still waiting for their answer. */
+  private readonly settling = new Set<Promise<boolean>>();
 
   constructor(readonly host: RestoreHost) {}
+
+  /** Resolves when every restorable made while connected has had its answer. */
+  async settled(): Promise<void> {
+    while (this.settling.size > 0) await Promise.all(this.settling);
+  }
 
   get size(): number {
     return this.items.size;
@@ -70,7 +77,9 @@ export class RestorableSet {
     parent?.children.add(restorable);
     if (connected) {
       restorable.derive(root);
-      void restorable.settle();
+      const settling = restorable.settle();
+      this.settling.add(settling);
+      void settling.finally(() => this.settling.delete(settling));
     }
     return restorable;
   }

@@ -235,11 +235,15 @@ export class SessionActor implements Child, RestoreHost {
       this.finishConnecting(true);
       return;
     }
-    // Every restorable is derived again before anything waiting for the connection goes: the
-    // queued calls, ready() and onConnect see the session as the application built it.
+    // Every restorable is derived again before anything waiting for the connection goes. The
+    // calls queued during the outage leave right behind the derivations, pipelined on them (one
+    // round trip for both); ready() and onConnect wait for the answers, and so see the session
+    // as the application built it.
     this.restoring = true;
     const startedAt = performance.now();
-    this.restorables.restoreAll(this.root).then(({ restored, failed }) => {
+    const restored = this.restorables.restoreAll(this.root);
+    this.flushQueue();
+    restored.then(({ restored, failed }) => {
       if (this.connection !== connection || this.ended) return;
       this.restoring = false;
       for (const restorable of failed) {
@@ -254,7 +258,7 @@ export class SessionActor implements Child, RestoreHost {
     });
   }
 
-  /** Releases the queue, then ready() callers and watchers, then runs onConnect. */
+  /** Releases the queue (if not yet), then ready() callers and watchers, then runs onConnect. */
   private finishConnecting(inMachineAction: boolean): void {
     this.flushQueue();
     for (const waiter of this.readyWaiters.splice(0)) settleWaiter(waiter);
@@ -288,7 +292,7 @@ export class SessionActor implements Child, RestoreHost {
 
   /** Resolves once the session is connected and its restorables have answered. */
   whenReady(timeout?: number): Promise<void> {
-    if (this.isReady) return Promise.resolve();
+    if (this.isReady) return this.restorables.settled();
     if (this.ended) return Promise.reject(new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };

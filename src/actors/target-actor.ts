@@ -11,7 +11,7 @@
 import { type AnyActorLogic, type AnyActorRef, createActor } from "xstate";
 import { CapnWebError } from "../protocol/errors.js";
 import { isBlockedName } from "../protocol/limits.js";
-import { Target, isTarget } from "../protocol/target.js";
+import { Target, isTarget, referencesOf } from "../protocol/target.js";
 import { logger } from "../logging.js";
 import { Owner, setTargetOwner } from "./owner.js";
 
@@ -27,6 +27,8 @@ export interface TargetInspection {
   calls: number;
   /** Capabilities the actor obtained and still holds. */
   holding: number;
+  /** What refers to it now: the application's capability and every export of it on a connection. */
+  references: number;
   /** A stateful target's state. */
   state?: unknown;
   /** An XState target's state value. */
@@ -162,6 +164,17 @@ export class TargetActor<S = unknown> {
     else this.stopListeners.push(listener);
   }
 
+  /**
+   * Set for an actor exported through a supervised session: it lives as long as the session, so
+   * the end of a connection's exports (the peer forgot them) does not stop it.
+   */
+  outlivesConnections = false;
+
+  /** Every export of the target was released (by the peer, or with its connection). */
+  exportsReleased(): void {
+    if (!this.outlivesConnections) this.stop("released");
+  }
+
   /** Stops the actor: later calls are refused, and everything it obtained is released. */
   stop(reason: TargetStopReason = "stopped"): void {
     if (this.status === "stopped") return;
@@ -195,6 +208,7 @@ export class TargetActor<S = unknown> {
       ...(this.stopReason ? { stopReason: this.stopReason } : {}),
       calls: this.calls,
       holding: this.owner.holding,
+      references: referencesOf(this.facade),
       ...(this.kind === "stateful" ? { state: this.state } : {}),
       ...(this.xstate ? { value: (this.xstate.getSnapshot() as { value?: unknown }).value } : {}),
     };
@@ -214,8 +228,17 @@ export class TargetActor<S = unknown> {
     throw new CapnWebError("released", `The target ${this.label} has stopped (${this.stopReason}); it takes no more calls.`);
   }
 
-  private async initState(): Promise<void> {
-    this.state = await this.owner.run(() => (this.source as StatefulDefinitionAtRunTime).init());
+  /** Runs `init`; a synchronous one sets the state at once, so that snapshot() sees it right away. */
+  private initState(): Promise<void> {
+    let initial: unknown;
+    try {
+      initial = this.owner.run(() => (this.source as StatefulDefinitionAtRunTime).init());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (initial instanceof Promise) return initial.then((state) => void (this.state = state));
+    this.state = initial;
+    return Promise.resolve();
   }
 
   /** Queues work behind every earlier call (the mailbox), in arrival order. */
@@ -268,13 +291,13 @@ export class TargetActor<S = unknown> {
         const fn = function (this: unknown, ...args: unknown[]) {
           return actor.deliver(args, () => Reflect.apply(original as Function, this, args));
         };
-        Object.defineProperty(fn, Symbol.dispose, { value: () => actor.stop("released") });
+        Object.defineProperty(fn, Symbol.dispose, { value: () => actor.exportsReleased() });
         return fn;
       }
       // The instance itself stays untouched; its methods are reached through a guard.
       return new Proxy(original, {
         get(target, prop, receiver) {
-          if (prop === Symbol.dispose) return () => actor.stop("released");
+          if (prop === Symbol.dispose) return () => actor.exportsReleased();
           const value = Reflect.get(target, prop, receiver);
           if (typeof value !== "function" || typeof prop === "symbol") return value;
           return function (...args: unknown[]) {
@@ -287,7 +310,7 @@ export class TargetActor<S = unknown> {
     const facade = new Target();
     return new Proxy(facade, {
       get(target, prop, receiver) {
-        if (prop === Symbol.dispose) return () => actor.stop("released");
+        if (prop === Symbol.dispose) return () => actor.exportsReleased();
         if (typeof prop === "symbol" || isBlockedName(prop)) return Reflect.get(target, prop, receiver);
         return (...args: unknown[]) =>
           actor.deliver(args, () => (actor.kind === "stateful" ? actor.callStateful(prop, args) : actor.callXState(prop, args)));

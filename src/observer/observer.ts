@@ -68,7 +68,9 @@ function observerPage(refreshMs: number): string {
 </style></head>
 <body><h1>capnweb-otp observer <span class="meta" id="when"></span></h1><div id="tree">loading…</div>
 <script>
-const tone = (s) => /^(running|connected|active)$/.test(s) ? "ok" : /^(backingOff|connecting|restarting|starting|stopping)$/.test(s) ? "warn" : "bad";
+const tone = (s) => /^(running|connected|active|live|open)$/.test(s) ? "ok" : /^(backingOff|connecting|restarting|restoring|pending|waiting|starting|stopping)$/.test(s) ? "warn" : "bad";
+const leaf = (kind, label, status, details) => '<li><span class="node"><span class="kind">' + esc(kind) + '</span>' + esc(label) +
+  ' <span class="status ' + tone(status) + '">' + esc(status) + '</span><span class="meta">' + esc(details) + '</span></span></li>';
 const esc = (v) => String(v).replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
 function meta(n) {
   const parts = [];
@@ -81,7 +83,10 @@ function meta(n) {
   return parts.map(esc).join(" · ");
 }
 function render(n, id) {
-  const kids = (n.children || []).map((c) => render({ ...(c.actor || {}), kind: (c.actor && c.actor.kind) || c.type, status: (c.actor && c.actor.status) || c.status, childRestarts: c.restarts, lastError: c.lastError || (c.actor && c.actor.lastError) }, c.id)).join("");
+  const kids = (n.children || []).map((c) => render({ ...(c.actor || {}), kind: (c.actor && c.actor.kind) || c.type, status: (c.actor && c.actor.status) || c.status, childRestarts: c.restarts, lastError: c.lastError || (c.actor && c.actor.lastError) }, c.id)).join("") +
+    (n.child ? render(n.child) : "") +
+    (n.restorables || []).map((r) => leaf("restorable", r.label, r.state, "restored " + r.restores + "×" + (r.derivedFrom ? " · from " + r.derivedFrom : "") + (r.lastError ? " · " + r.lastError : ""))).join("") +
+    (n.targets || []).map((t) => leaf(t.kind, t.label, t.status, t.calls + " calls · holding " + t.holding + " · " + t.references + " references")).join("");
   const restarts = n.childRestarts ? " · restarted " + n.childRestarts + "×" : "";
   return '<li><span class="node"><span class="kind">' + esc(id || n.name || n.kind) + '</span>' + esc(n.kind) +
     ' <span class="status ' + tone(n.status) + '">' + esc(n.status) + '</span><span class="meta">' + meta(n) + esc(restarts) + '</span></span>' +

@@ -28,6 +28,11 @@ export function referenceTarget(target: object, delta: 1 | -1): void {
   liveReferences.set(target, (liveReferences.get(target) ?? 0) + delta);
 }
 
+/** How many exports and local stubs refer to the target now. */
+export function referencesOf(target: object): number {
+  return liveReferences.get(target) ?? 0;
+}
+
 /** Whether anything still refers to the target by reference (an export, a local stub). */
 export function isTargetReferenced(target: object): boolean {
   return (liveReferences.get(target) ?? 0) > 0;

@@ -196,6 +196,28 @@ function telemetry() {
   CapnWeb.telemetry.attach("typo", ["call:stopp"], () => {});
 }
 
+/** restorable() is typed from the derivation; ready() takes a name or a stub. */
+async function restorables() {
+  interface Session extends CapnWeb.Target {
+    whoami(): string;
+  }
+  interface Root {
+    authenticate(token: string): Session;
+  }
+  const root = CapnWeb.session<Root>("api");
+  const authed = CapnWeb.restorable(root, (api) => api.authenticate("t"));
+  expectTypeOf(authed).toEqualTypeOf<CapnWeb.Stub<Session>>();
+  expectTypeOf(await authed.whoami()).toEqualTypeOf<string>();
+  const derived = CapnWeb.restorable(authed, (session) => session.whoami());
+  expectTypeOf(derived).toEqualTypeOf<CapnWeb.Stub<string>>();
+  // @ts-expect-error: the derivation's root is typed
+  CapnWeb.restorable(root, (api) => api.nonexistent());
+  // @ts-expect-error: a derivation must return a stub or a pipelined call
+  CapnWeb.restorable(root, () => 42);
+  await CapnWeb.ready("api", { timeout: 10 });
+  await CapnWeb.ready(root);
+}
+
 /** A remote error's own properties, typed as what they are: unknown until checked. */
 function errorDetails(error: CapnWeb.Error) {
   expectTypeOf(error.details).toEqualTypeOf<Readonly<Record<string, unknown>>>();
@@ -203,7 +225,7 @@ function errorDetails(error: CapnWeb.Error) {
 
 describe("public API types (checked by tsc)", () => {
   it("the type-level checks compile", () => {
-    for (const fn of [sessionSpecs, sessionLookups, exports, statefulTargets, xstateTargets, inspection, inspectors, telemetry, errorDetails]) {
+    for (const fn of [sessionSpecs, sessionLookups, exports, statefulTargets, xstateTargets, inspection, inspectors, telemetry, restorables, errorDetails]) {
       expect(typeof fn).toBe("function");
     }
   });
