@@ -40,12 +40,15 @@ export interface Limits {
    */
   maxMessageBytes: number;
   /**
-   * Bytes waiting to be written to one peer that does not read. Above `pauseReadingAbove` we stop
-   * reading its requests; above this the session is aborted and the socket dropped. A single
-   * frame written into an empty buffer is always accepted, whatever its size.
+   * Bytes waiting to be written to one peer (one that does not read, or the answers to more
+   * requests in flight than this): above it the session is aborted and the socket dropped. A
+   * frame written while less than `pauseReadingAbove` waits is accepted, whatever its size.
    */
   maxSendBuffer: number;
-  /** Buffered outgoing bytes above which we stop reading the peer until the buffer drains. */
+  /**
+   * Buffered outgoing bytes above which a server stops reading the peer until the buffer drains
+   * (clients always read: if both sides paused, two fast senders would wait for each other).
+   */
   pauseReadingAbove: number;
   /** Bytes of one HTTP batch body, counted as it arrives (a Content-Length over it is refused at once). */
   maxBatchBytes: number;

@@ -133,7 +133,7 @@ export class CapnWebHandlers {
         if (socket.destroyed) return;
         this.sockets.handleUpgrade(request, socket, head, (ws) => {
           const info: ConnectionInfo = { transport: "websocket", request, auth };
-          const transport = new WebSocketTransport(ws, this.limits);
+          const transport = new WebSocketTransport(ws, { limits: this.limits, pauseReadingWhenBehind: true });
           transport.startHeartbeat(this.heartbeat);
           this.startSession(transport, info);
         });

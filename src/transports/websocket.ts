@@ -44,6 +44,18 @@ const AS_TEXT = { binary: false } as const;
 
 export type WebSocketLimits = Pick<Limits, "maxSendBuffer" | "pauseReadingAbove">;
 
+export interface WebSocketTransportOptions {
+  /** Bounds on what waits to be sent (default: DEFAULT_LIMITS). */
+  limits?: WebSocketLimits;
+  /**
+   * Stop reading the peer while more than `pauseReadingAbove` waits to be sent to it (a server
+   * does: what a peer that does not read asks for next would only add to it). Only one side of
+   * a connection may do this, or two peers that both send faster than the other reads would
+   * each wait for the other forever; a client always reads.
+   */
+  pauseReadingWhenBehind?: boolean;
+}
+
 export class WebSocketTransport implements Transport {
   readonly kind = "websocket";
   readonly #socket: WebSocket;
@@ -54,12 +66,14 @@ export class WebSocketTransport implements Transport {
   #pausedToYield = false;
   #pausedForBackpressure = false;
   #messages = 0;
+  readonly #pausesWhenBehind: boolean;
 
   /** `socket` must be open already (a server socket, or a client socket after 'open'). */
-  constructor(ws: NodeWebSocket, limits: WebSocketLimits = DEFAULT_LIMITS) {
+  constructor(ws: NodeWebSocket, options: WebSocketTransportOptions = {}) {
     const socket = ws as WebSocket;
     this.#socket = socket;
-    this.#limits = limits;
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.#pausesWhenBehind = options.pauseReadingWhenBehind ?? false;
     socket.on("message", this.#onMessage);
     socket.on("close", this.#onClose);
     // Stays attached for the socket's whole life: an 'error' with no listener would throw.
@@ -82,7 +96,7 @@ export class WebSocketTransport implements Transport {
         return;
       }
       // What the peer asks for next would only add to what it does not read.
-      if (!this.#pausedForBackpressure) this.#pauseReading("backpressure", true);
+      if (this.#pausesWhenBehind && !this.#pausedForBackpressure) this.#pauseReading("backpressure", true);
     }
     if (this.#corked === undefined) {
       // The frames one callback produces, with all the microtasks it sets off, leave as one TCP
@@ -173,6 +187,11 @@ export class WebSocketTransport implements Transport {
       this.#inbox.violation(new CapnWebError("protocol", "Received a binary WebSocket frame; Cap'n Web messages are text."));
       return;
     }
+    // Answers may leave later than the requests that asked for them arrive: stop taking more
+    // requests while the answers to earlier ones are still unsent.
+    if (this.#pausesWhenBehind && !this.#pausedForBackpressure && this.#socket.bufferedAmount > this.#limits.pauseReadingAbove) {
+      this.#pauseReading("backpressure", true);
+    }
     // Text arrives as a Buffer (binaryType "nodebuffer"), already checked to be valid UTF-8.
     if (Buffer.isBuffer(data)) this.#inbox.frame(data.toString());
     else if (Array.isArray(data)) this.#inbox.frame(Buffer.concat(data).toString());
@@ -188,8 +207,8 @@ export class WebSocketTransport implements Transport {
   /** Bytes read from the peer when the last ping went out; -1 before the first ping. */
   #readAtPing = -1;
   #unfinishedSince = -1;
-  /** Unsent bytes at the last beat while paused for backpressure; -1 when not paused then. */
-  #bufferedAtBeat = -1;
+  /** Bytes the kernel had taken at the last beat while paused for backpressure; -1 when not paused then. */
+  #flushedAtBeat = -1;
 
   /**
    * Pings the peer every `intervalMs` (or on the beat of a shared Heartbeat, as a server does for
@@ -207,17 +226,19 @@ export class WebSocketTransport implements Transport {
   /** One beat of the heartbeat: the end of a silent or stuck peer, or the next ping. */
   beat(intervalMs: number): void {
     if (this.#pausedForBackpressure || this.#pausedToYield) {
-      // We are not reading, so its pong cannot arrive; what counts is whether it reads from us.
+      // We are not reading, so its pong cannot arrive; what counts is whether it reads from us:
+      // whether the kernel took any of our bytes since the last beat.
       this.#readAtPing = -1;
-      const buffered = this.#socket.bufferedAmount;
-      if (this.#pausedForBackpressure && this.#bufferedAtBeat !== -1 && buffered >= this.#bufferedAtBeat) {
-        this.#end(limitExceeded("heartbeatInterval", `The peer read nothing of ${buffered} waiting bytes for ${intervalMs} ms.`));
+      const raw = (this.#socket as unknown as { _socket?: { bytesWritten: number; writableLength: number } })._socket;
+      const flushed = raw ? raw.bytesWritten - raw.writableLength : 0;
+      if (this.#pausedForBackpressure && this.#flushedAtBeat === flushed) {
+        this.#end(limitExceeded("heartbeatInterval", `The peer read nothing of ${this.#socket.bufferedAmount} waiting bytes for ${intervalMs} ms.`));
         return;
       }
-      this.#bufferedAtBeat = this.#pausedForBackpressure ? buffered : -1;
+      this.#flushedAtBeat = this.#pausedForBackpressure ? flushed : -1;
       return;
     }
-    this.#bufferedAtBeat = -1;
+    this.#flushedAtBeat = -1;
     // Anything read since the ping (its pong, or any other frame) shows the peer is there: the
     // byte count says so without a listener per socket.
     const read = (this.#socket as unknown as { _socket?: { bytesRead: number } })._socket?.bytesRead ?? 0;

@@ -69,6 +69,9 @@ class Api extends CapnWeb.Target {
     executed.square++;
     return i * i;
   }
+  echo(x: unknown): unknown {
+    return x;
+  }
   never(): Promise<never> {
     executed.never++;
     return new Promise(() => {});
@@ -746,4 +749,27 @@ describe("limits themselves", () => {
     expect(roomy.handlers.limits).toEqual(CapnWeb.DEFAULT_LIMITS);
     expect(tight.handlers.limits).toEqual({ ...CapnWeb.DEFAULT_LIMITS, ...TIGHT });
   });
+});
+
+// Last: its 96 MiB of strings would blur the memory probes above until collected.
+describe("honest heavy traffic", () => {
+  it("echoes of 512 KiB in flight, 48 MiB each way, are all answered under the default limits", async () => {
+    // Over pauseReadingAbove the server stops reading the client until it has read the answers;
+    // the client always reads, so both go on. (What is in flight stays under maxSendBuffer.)
+    await withBystander(roomy, async (during) => {
+      const api = await CapnWeb.connect<Api>(roomy.wsUrl);
+      try {
+        const blob = "y".repeat(512 * 1024);
+        const breaches = await breachesDuring(async () => {
+          const answers = CapnWeb.await(Promise.all(Array.from({ length: 96 }, () => api.echo(blob) as Promise<unknown>)), { timeout: LIVENESS_MS * 3 });
+          await during();
+          const result = await answers;
+          expect(result.ok ? result.value.filter((answer) => answer !== blob).length : result.error.message).toBe(0);
+        });
+        expect(breaches).toEqual([]);
+      } finally {
+        CapnWeb.close(api);
+      }
+    });
+  }, 60_000);
 });
