@@ -30,10 +30,16 @@ const idle = createMachine({ id: "idle", initial: "waiting", states: { waiting: 
 // Started the way an application under load starts them: many at once.
 const BATCH = 256;
 
-async function measure(kind: string, n: number, open: (i: number) => Promise<void>, closeAll: () => Promise<void>): Promise<SupervisionResult> {
+async function measure(
+  kind: string,
+  n: number,
+  open: (i: number) => Promise<void>,
+  closeAll: () => Promise<void>,
+  batch = BATCH,
+): Promise<SupervisionResult> {
   let start = performance.now();
-  for (let i = 0; i < n; i += BATCH) {
-    await Promise.all(Array.from({ length: Math.min(BATCH, n - i) }, (_, j) => open(i + j)));
+  for (let i = 0; i < n; i += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, n - i) }, (_, j) => open(i + j)));
   }
   const startMs = performance.now() - start;
   start = performance.now();
@@ -76,12 +82,42 @@ export async function benchUnsupervisedConnections(wsUrl: string, n: number): Pr
   return [raw, capnweb, ours];
 }
 
+/**
+ * Restarts: one plain child of a one_for_one supervisor crashes N times in a row, each time once
+ * its replacement has started ("start" is the N crash-to-restart cycles, "stop" the close).
+ */
+export async function measureRestarts(n: number): Promise<SupervisionResult> {
+  let current: { exit: (reason: { error: unknown }) => void } | undefined;
+  let started: (() => void) | undefined;
+  const crash = new Error("crash");
+  const supervisor = await CapnWeb.Supervisor.start(
+    [
+      {
+        id: "crasher",
+        start: () => {
+          const { exited, exit } = exitSignal();
+          current = { exit };
+          started?.();
+          return { exited, stop: () => exit("shutdown"), kill: () => exit("shutdown"), inspect: () => ({ kind: "plain", status: "running" }) };
+        },
+      },
+    ],
+    { name: "bench-restarts", maxRestarts: n + 1, maxSeconds: 3_600 },
+  );
+  return measure("plain child restart", n, async () => {
+    const restarted = new Promise<void>((resolve) => (started = resolve));
+    current!.exit({ error: crash });
+    await restarted;
+  }, () => supervisor.close(), 1);
+}
+
 /** Plain children and XState actors (no sockets): the supervisor's own cost. */
 export async function benchChildren(sizes: number[]): Promise<SupervisionResult[]> {
   const results: SupervisionResult[] = [];
   for (const n of sizes) {
     results.push(await measureSupervisor("plain child", n, (i) => ({ id: String(i), start: plainChild })));
     results.push(await measureSupervisor("XState actor", n, (i) => CapnWeb.Supervisor.actor(idle, { id: String(i) })));
+    results.push(await measureRestarts(n));
   }
   return results;
 }

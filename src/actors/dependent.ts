@@ -89,6 +89,8 @@ class DependentChild implements Child {
     this.starting = (async () => {
       try {
         const child = await this.spec.start(this.context);
+        // An ignored start leaves nothing to run: it waits for the next connection.
+        if (child === "ignore") return;
         if (this.ended) {
           child.stop();
           return;
@@ -133,7 +135,8 @@ class DependentChild implements Child {
       this.finish(reason);
       return;
     }
-    logger({ dependent: this.spec.id }).warn({ err: reason.error, session: nameToString(this.name) }, "crashed while its session was down; waiting for the connection");
+    const err = reason === "killed" ? reason : reason.error;
+    logger({ dependent: this.spec.id }).warn({ err, session: nameToString(this.name) }, "crashed while its session was down; waiting for the connection");
   }
 
   private finish(reason: ExitReason): void {
@@ -159,7 +162,7 @@ class DependentChild implements Child {
     const child = this.child;
     this.child = undefined;
     child?.kill();
-    if (!this.ended) this.finish("shutdown");
+    if (!this.ended) this.finish("killed");
   }
 
   inspect(): DependentInspection {

@@ -1,14 +1,15 @@
 // Owners of capabilities. Whoever's code is running owns the stubs it obtains (AsyncLocalStorage
 // carries "whoever" across awaits); when the owner ends, crash included, every stub it still
 // holds is released with reason "owner-ended". Scopes, target actors and supervised actors are
-// owners.
+// owners. Where the runtime has no AsyncLocalStorage (browsers), an owner sees only what is
+// obtained in the synchronous part of its callback: after an `await`, keep() or release by hand.
 
-import { AsyncLocalStorage } from "node:async_hooks";
+import { asyncContext } from "../platform/async-context.js";
 import { type StubOwner, installOwnership, withReleaseReason } from "../protocol/ownership.js";
 import { isRootLive, releaseRoot, stubViewOf } from "../protocol/stub.js";
 import { setDefaultActorScope } from "../supervisor/actor-child.js";
 
-const running = new AsyncLocalStorage<Owner>();
+const running = asyncContext<Owner>();
 const ownerOfTarget = new WeakMap<object, Owner>();
 
 // Adopted roots that were released meanwhile are swept out once the set grows past this, so a

@@ -119,7 +119,7 @@ export class Pool implements Child {
       this.overflowCount++;
       const overflowId = `overflow-${this.nextOverflowId++}`;
       this.supervisor.startChild(this.memberSpec(overflowId, "temporary")).then(
-        (child) => child.exited.then(() => this.overflowCount--),
+        (child) => (child ? child.exited.then(() => this.overflowCount--) : this.overflowCount--),
         () => this.overflowCount--,
       );
     }

@@ -13,7 +13,7 @@ import type { Limits } from "../protocol/limits.js";
 import type { SessionStats } from "../protocol/session.js";
 import { newBorrowedStub } from "../protocol/stub.js";
 import type { Stub } from "../protocol/types.js";
-import { openWebSocket } from "../transports/websocket.js";
+import { openClientWebSocket } from "../transports/open-websocket.js";
 import { Backoff, type BackoffOptions } from "../supervisor/backoff.js";
 import { type Child, type ExitReason, type StartContext, exitSignal } from "../supervisor/child.js";
 import type { Inspection } from "../supervisor/inspection.js";
@@ -203,7 +203,7 @@ export class SessionActor implements Child, RestoreHost {
   // Connection
 
   private async openConnection(url: string): Promise<void> {
-    const transport = await openWebSocket(url, { headers: this.options.headers, timeout: this.options.timeout });
+    const transport = await openClientWebSocket(url, { headers: this.options.headers, timeout: this.options.timeout });
     transport.startHeartbeat(this.options.heartbeat ?? 15_000);
     if (this.stopping || this.ended) {
       transport.close();
@@ -423,13 +423,14 @@ export class SessionActor implements Child, RestoreHost {
 
   kill(): void {
     this.stopping = true;
-    this.end("shutdown");
+    this.end("killed");
   }
 
   private end(reason: ExitReason): void {
     if (this.ended) return;
     this.ended = true;
-    if (typeof reason === "object") logger({ session: this.label }).error({ err: reason.error }, "session ended abnormally");
+    const failure = typeof reason === "object" && "error" in reason ? reason.error : undefined;
+    if (failure !== undefined) logger({ session: this.label }).error({ err: failure }, "session ended abnormally");
     this.closeConnection();
     const stopped = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
     for (const waiter of [...this.queue.splice(0), ...this.readyWaiters.splice(0)]) {
@@ -441,7 +442,7 @@ export class SessionActor implements Child, RestoreHost {
     this.notify("ended");
     this.watchers.clear();
     stopSessionActor(this.systemRoot, this.actor);
-    this.settleFirstOutcome(typeof reason === "object" ? reason.error : undefined);
+    this.settleFirstOutcome(failure);
     this.exit(reason);
   }
 

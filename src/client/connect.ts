@@ -7,7 +7,7 @@ import { sessionOfStub, type SessionStats } from "../protocol/session.js";
 import { newStub } from "../protocol/stub.js";
 import type { Stub } from "../protocol/types.js";
 import { MessagePortTransport, type MessagePortEncoding, type MessagePortLike } from "../transports/message-port.js";
-import { openWebSocket } from "../transports/websocket.js";
+import { openClientWebSocket } from "../transports/open-websocket.js";
 import { Connection, type ConnectionState } from "./connection.js";
 import { HttpBatchClient, HttpBatchRootHook } from "./http-batch-client.js";
 
@@ -56,7 +56,7 @@ export async function connect<Api = unknown>(url: string | URL, options: Connect
   options.onStateChange?.("connecting");
   let transport;
   try {
-    transport = await openWebSocket(href, { headers: options.headers, timeout: options.timeout });
+    transport = await openClientWebSocket(href, { headers: options.headers, timeout: options.timeout });
   } catch (error) {
     const reason = CapnWebError.from(error, "disconnected");
     options.onStateChange?.("broken", reason);

@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, RemapBudget, attachRemapBudget, isBlockedName, type Lim
 import { Payload, type PendingSlot } from "./payload.js";
 import { borrowedPromiseStub, newPromiseStub, newStub, stubViewOf } from "./stub.js";
 import { isTarget } from "./target.js";
+import { bufferPrototype, fromBase64, toBase64 } from "../platform/bytes.js";
 
 // -----------------------------------------------------------------------------------------------
 // Encoding
@@ -64,7 +65,7 @@ const BYTE_MARKERS = new Map<object, string>([
   [Float32Array.prototype, "Float32Array"],
   [Float64Array.prototype, "Float64Array"],
 ]);
-const PLAIN_BYTES = new Set<object>([Uint8Array.prototype, Buffer.prototype]);
+const PLAIN_BYTES = new Set<object>(bufferPrototype ? [Uint8Array.prototype, bufferPrototype] : [Uint8Array.prototype]);
 const NOT_YET = new Map<object, string>([
   [Blob.prototype, "Blob"],
   [ReadableStream.prototype, "ReadableStream"],
@@ -160,13 +161,13 @@ export class Encoder {
       const time = (value as Date).getTime();
       return ["date", Number.isNaN(time) ? null : time];
     }
-    if (PLAIN_BYTES.has(proto)) return ["bytes", toBase64(value as Uint8Array)];
+    if (PLAIN_BYTES.has(proto)) return ["bytes", toUnpaddedBase64(value as Uint8Array)];
     const marker = BYTE_MARKERS.get(proto);
     if (marker !== undefined) {
       const bytes = marker === "ArrayBuffer"
         ? new Uint8Array(value as ArrayBuffer)
         : new Uint8Array((value as ArrayBufferView).buffer, (value as ArrayBufferView).byteOffset, (value as ArrayBufferView).byteLength);
-      return ["bytes", toBase64(bytes), marker];
+      return ["bytes", toUnpaddedBase64(bytes), marker];
     }
     if (proto === URL.prototype) return ["url", (value as URL).href];
     if (proto === Headers.prototype) return ["headers", [...(value as Headers)]];
@@ -238,9 +239,8 @@ export class Encoder {
   }
 }
 
-function toBase64(bytes: Uint8Array): string {
-  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const text = buffer.toString("base64");
+function toUnpaddedBase64(bytes: Uint8Array): string {
+  const text = toBase64(bytes);
   // capnweb omits padding; its decoder accepts both.
   let end = text.length;
   while (end > 0 && text.charCodeAt(end - 1) === 61 /* = */) end--;
@@ -537,7 +537,7 @@ function isPath(path: unknown): path is (string | number)[] {
 
 function decodeBytes(value: unknown[]): unknown {
   if (typeof value[1] !== "string" || value.length > 3) return MALFORMED;
-  const raw = Buffer.from(value[1], "base64");
+  const raw = fromBase64(value[1]);
   if (value.length === 2) return new Uint8Array(raw);
   const marker = value[2];
   if (typeof marker !== "string") {

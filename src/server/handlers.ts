@@ -310,8 +310,10 @@ export class CapnWebHandlers {
       name: "server_sessions",
       status: "starting",
       strategy: "one_for_one",
+      autoShutdown: "never",
       restarts: { used: 0, max: 0, withinSeconds: 0 },
       uptimeMs: 0,
+      counts: { specs: 0, active: 0, supervisors: 0, workers: 0 },
       children: [],
     };
   }

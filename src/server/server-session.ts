@@ -50,6 +50,8 @@ export class ServerSessionChild implements Child {
   }
 
   kill(): void {
+    // Reported first, so that the end the close causes does not pass for a normal one.
+    this.exit("killed");
     this.stop();
   }
 

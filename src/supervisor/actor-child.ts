@@ -4,7 +4,7 @@
 
 import { type AnyActorLogic, type AnyActorRef, type InputFrom, createActor } from "xstate";
 import type { ActorInspection } from "./inspection.js";
-import { type Child, type ChildSpec, type RestartType, type Shutdown, type StartContext, exitSignal } from "./child.js";
+import { type Child, type ChildSpec, type ExitReason, type RestartType, type Shutdown, type StartContext, exitSignal } from "./child.js";
 
 /**
  * Something an actor's whole life runs inside (its start, every event sent to it) and that ends
@@ -28,6 +28,8 @@ export interface ActorSpecOptions<TLogic extends AnyActorLogic> {
   input?: InputFrom<TLogic>;
   restart?: RestartType;
   shutdown?: Shutdown;
+  /** Whether its end can stop its supervisor (see SupervisorOptions.autoShutdown). */
+  significant?: boolean;
   /**
    * Called with each new actor once started (and after every restart), so the application can
    * keep a reference to the current one.
@@ -46,6 +48,7 @@ export function actorSpec<TLogic extends AnyActorLogic>(logic: TLogic, options: 
     restart: options.restart ?? "permanent",
     shutdown: options.shutdown ?? 5_000,
     type: "worker",
+    ...(options.significant !== undefined ? { significant: options.significant } : {}),
     start: (context) => new ActorChild(logic, options, context),
   };
 }
@@ -71,7 +74,7 @@ export class ActorChild implements Child {
     }
     this.actor = actor;
     actor.subscribe({
-      complete: () => this.end(this.stopping ? "shutdown" : "normal"),
+      complete: () => this.end(this.killed ? "killed" : this.stopping ? "shutdown" : "normal"),
       error: (error: unknown) => this.end({ error }),
     });
     if (scope) scope.run(() => actor.start());
@@ -84,7 +87,7 @@ export class ActorChild implements Child {
 
   private readonly scope: ActorScope | undefined;
 
-  private end(reason: "normal" | "shutdown" | { error: unknown }): void {
+  private end(reason: ExitReason): void {
     if (this.ended) return;
     this.ended = true;
     try {
@@ -99,6 +102,7 @@ export class ActorChild implements Child {
   }
 
   private stopping = false;
+  private killed = false;
 
   stop(): void {
     if (this.ended) return;
@@ -108,7 +112,10 @@ export class ActorChild implements Child {
   }
 
   kill(): void {
-    this.stop();
+    if (this.ended) return;
+    this.killed = true;
+    this.actor.stop();
+    this.end("killed");
   }
 
   inspect(): ActorInspection {

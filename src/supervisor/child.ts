@@ -4,10 +4,16 @@
 
 import type { Inspection, Inspector } from "./inspection.js";
 
-/** How a child ended (OTP's exit reasons). Only `{ error }` is abnormal. */
-export type ExitReason = "normal" | "shutdown" | { error: unknown };
+/**
+ * How a child ended (OTP's exit reasons). `normal`, `shutdown` and `{ shutdown: term }` are
+ * normal ends (a transient child is not restarted after them; the term is kept for reports);
+ * `killed` (what `kill()` reports) and `{ error }` are abnormal.
+ */
+export type ExitReason = "normal" | "shutdown" | "killed" | { shutdown: unknown } | { error: unknown };
 
-export const isAbnormal = (reason: ExitReason): reason is { error: unknown } => typeof reason === "object";
+/** True for `killed` and `{ error }`: the ends after which a transient child is restarted. */
+export const isAbnormal = (reason: ExitReason): reason is "killed" | { error: unknown } =>
+  reason === "killed" || (typeof reason === "object" && "error" in reason);
 
 /**
  * OTP restart types: a `permanent` child is always restarted, a `transient` one only after an
@@ -21,16 +27,23 @@ export type RestartType = "permanent" | "transient" | "temporary";
  */
 export type Shutdown = number | "brutal_kill" | "infinity";
 
+export type ChildType = "worker" | "supervisor";
+
 /** A running child. */
 export interface Child {
   /** Settles once, when the child has ended, with the reason. Never rejects. */
   readonly exited: Promise<ExitReason>;
   /** Asks the child to end; it settles `exited` with "shutdown" when it has. Idempotent. */
   stop(): void;
-  /** Ends the child at once, without cleanup of its own (its resources are still released). */
+  /** Ends the child at once, without cleanup of its own (its resources are still released); `exited` settles with "killed". */
   kill(): void;
   /** A plain snapshot for inspection. */
   inspect(): Inspection;
+  /**
+   * Why it ended, where its exit reason does not say: a supervisor that gave up exits with
+   * "shutdown" and keeps the cause here, so that its parent's reports and inspection show it.
+   */
+  readonly exitCause?: unknown;
 }
 
 export type { Inspection } from "./inspection.js";
@@ -43,13 +56,25 @@ export interface StartContext {
   readonly inspect?: Inspector | undefined;
 }
 
+/**
+ * What a start returns: the running child, or "ignore" (OTP's `ignore`): nothing was started,
+ * the child is listed as not running and is not restarted.
+ */
+export type StartResult = Child | "ignore";
+
 export interface ChildSpec {
   /** Unique among its siblings. */
   id: string;
-  start(context: StartContext): Child | Promise<Child>;
+  start(context: StartContext): StartResult | Promise<StartResult>;
   restart?: RestartType;
   shutdown?: Shutdown;
-  type?: "worker" | "supervisor";
+  type?: ChildType;
+  /**
+   * A significant child's end can stop its supervisor (see `autoShutdown`). Only transient and
+   * temporary children can be significant, and only under a supervisor whose autoShutdown is
+   * not "never".
+   */
+  significant?: boolean;
 }
 
 /** A child's exit as a promise plus the resolver, for implementations of Child. */
@@ -60,7 +85,11 @@ export function exitSignal(): { exited: Promise<ExitReason>; exit: (reason: Exit
 }
 
 export function describeReason(reason: ExitReason): string {
-  if (!isAbnormal(reason)) return reason;
-  const error = reason.error;
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  if (typeof reason === "string") return reason;
+  if ("shutdown" in reason) return `shutdown: ${describeTerm(reason.shutdown)}`;
+  return describeTerm(reason.error);
+}
+
+function describeTerm(term: unknown): string {
+  return term instanceof Error ? `${term.name}: ${term.message}` : String(term);
 }

@@ -1,7 +1,7 @@
 // telemetry.attach(id, events, handler): the original's :telemetry.attach, over the channels.
 // Attached handlers follow the channels when the prefix is configured anew.
 
-import diagnostics from "node:diagnostics_channel";
+import { diagnostics } from "../platform/diagnostics.js";
 import { onConfig } from "../config.js";
 import { CapnWebError } from "../protocol/errors.js";
 import { type TelemetryEvent, type TelemetryMessages, telemetryPrefix } from "./channels.js";
@@ -33,6 +33,10 @@ const EVENTS: readonly TelemetryEvent[] = [
   "connection:reconnect",
   "connection:restored",
   "restore:failed",
+  "supervisor:crash",
+  "supervisor:start_error",
+  "supervisor:restart",
+  "supervisor:give_up",
   "limit:exceeded",
 ];
 

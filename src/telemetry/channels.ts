@@ -6,16 +6,32 @@
 //   capnweb:connection:up         { name, url }
 //   capnweb:connection:down       { name, url, error }
 //   capnweb:connection:reconnect  { name, url, attempt, delay }
-//   capnweb:limit:exceeded        { limit, message, error, transport, address }  (session aborted)
-// Publishing checks `hasSubscribers` first, so nobody listening costs a property read.
+//   capnweb:supervisor:crash        { supervisor, path, childId, reason, restart }
+//   capnweb:supervisor:start_error  { supervisor, path, childId, error }
+//   capnweb:supervisor:restart      { supervisor, path, childId, restarts }
+//   capnweb:supervisor:give_up      { supervisor, path, childId, cause, maxRestarts, maxSeconds }
+//   capnweb:limit:exceeded          { limit, message, error, transport, address }  (session aborted)
+// The supervisor reports are also logged (OTP's crash and supervisor reports): crash, start_error
+// and give_up at error level, restart at info.
+// Publishing checks `hasSubscribers` first, so nobody listening costs a property read. Where the
+// runtime has no node:diagnostics_channel (a browser), a stand-in with the same surface carries
+// them, and `telemetry.attach` works the same.
 
-import diagnostics from "node:diagnostics_channel";
-import { performance } from "node:perf_hooks";
-import { onConfig } from "../config.js";
+import { type Channel, diagnostics } from "../platform/diagnostics.js";
+import { config, onConfig } from "../config.js";
 import { logger } from "../logging.js";
 import type { CapnWebError } from "../protocol/errors.js";
 import { type LimitBreach, observeLimits } from "../protocol/limits.js";
 import { type ReleaseEvent, observeCalls, observeReleases } from "../protocol/ownership.js";
+import { type ExitReason, describeReason } from "../supervisor/child.js";
+import {
+  type ChildCrashReport,
+  type GiveUpReport,
+  type RestartReport,
+  type StartErrorReport,
+  type SupervisorReport,
+  observeSupervisorReports,
+} from "../supervisor/reports.js";
 
 /** What each event's channel publishes. */
 export interface TelemetryMessages {
@@ -33,6 +49,13 @@ export interface TelemetryMessages {
   "connection:restored": { name: string; url: string; restored: number; failed: number; duration: number };
   /** One restorable could not be restored; `error` (type `restore_failed`) carries the cause. */
   "restore:failed": { name: string; url: string; restorable: string; error: CapnWebError };
+  /** A child ended abnormally, or a permanent child ended at all (OTP: child_terminated). */
+  "supervisor:crash": ChildCrashReport;
+  /** A restart failed to start the child; it is tried again (OTP: start_error). */
+  "supervisor:start_error": StartErrorReport;
+  "supervisor:restart": RestartReport;
+  /** Max restart intensity: the supervisor stopped its children and exited with shutdown. */
+  "supervisor:give_up": GiveUpReport;
   /** A peer broke a limit (`limit` names it) and its session was aborted; `address`: the peer's. */
   "limit:exceeded": LimitBreach;
 }
@@ -43,10 +66,10 @@ export type TelemetryEvent = keyof TelemetryMessages;
 export type TelemetryMessage<E extends TelemetryEvent = TelemetryEvent> = TelemetryMessages[E];
 
 let prefix = "capnweb";
-const channels = new Map<TelemetryEvent, diagnostics.Channel>();
+const channels = new Map<TelemetryEvent, Channel>();
 
 /** The channel of an event under the current prefix ("capnweb" unless configured). */
-export function channel(event: TelemetryEvent): diagnostics.Channel {
+export function channel(event: TelemetryEvent): Channel {
   let found = channels.get(event);
   if (!found) channels.set(event, (found = diagnostics.channel(`${prefix}:${event}`)));
   return found;
@@ -82,7 +105,7 @@ observeLimits((breach) => {
   publish("limit:exceeded", breach);
 });
 
-let callChannels: { start: diagnostics.Channel; stop: diagnostics.Channel; exception: diagnostics.Channel } | undefined;
+let callChannels: { start: Channel; stop: Channel; exception: Channel } | undefined;
 
 interface FollowedCall {
   path: string;
@@ -110,6 +133,47 @@ observeCalls({
     else publish("call:exception", { path, duration, error });
   },
 });
+
+const SUPERVISOR_EVENTS = {
+  crash: "supervisor:crash",
+  start_error: "supervisor:start_error",
+  restart: "supervisor:restart",
+  give_up: "supervisor:give_up",
+} as const satisfies Record<SupervisorReport["event"], TelemetryEvent>;
+
+observeSupervisorReports({
+  // Reports are built only for a configured logger or a subscribed channel.
+  wants: (event) => config().logger !== undefined || channel(SUPERVISOR_EVENTS[event]).hasSubscribers,
+  report(event) {
+    publish(SUPERVISOR_EVENTS[event.event], event);
+    if (config().logger) logReport(event);
+  },
+});
+
+function logReport(event: SupervisorReport): void {
+  const log = logger({ component: "supervisor", supervisor: event.path.join("/") });
+  switch (event.event) {
+    case "crash":
+      log.error({ child: event.childId, restart: event.restart, reason: describeReason(event.reason), err: errorOf(event.reason) }, "child terminated");
+      break;
+    case "start_error":
+      log.error({ child: event.childId, err: event.error }, "restart failed to start the child; trying again");
+      break;
+    case "restart":
+      log.info({ child: event.childId, restarts: event.restarts }, "child restarted");
+      break;
+    case "give_up":
+      log.error(
+        { child: event.childId, err: event.cause, maxRestarts: event.maxRestarts, maxSeconds: event.maxSeconds },
+        "reached max restart intensity; shutting down",
+      );
+      break;
+  }
+}
+
+function errorOf(reason: ExitReason): unknown {
+  return typeof reason === "object" && "error" in reason ? reason.error : undefined;
+}
 
 onConfig((settings) => {
   if (settings.telemetryPrefix !== prefix) setTelemetryPrefix(settings.telemetryPrefix);

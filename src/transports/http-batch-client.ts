@@ -2,6 +2,7 @@
 // one POST (frames joined by "\n"); the response lines are the peer's frames, and then the
 // transport ends, since the batch is over.
 
+import { nextMacrotask } from "../platform/macrotask.js";
 import { CapnWebError } from "../protocol/errors.js";
 import { Inbox, localCloseError } from "./inbox.js";
 import type { Transport, TransportHandler } from "./transport.js";
@@ -53,7 +54,7 @@ export class HttpBatchClientTransport implements Transport {
     this.#options = options;
     // A full macrotask, not a microtask: the application needs its turns of the microtask queue to
     // call .then() on every promise whose result it wants before the batch is cut.
-    setImmediate(this.#flush);
+    nextMacrotask(this.#flush);
   }
 
   /**

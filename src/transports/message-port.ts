@@ -2,6 +2,7 @@
 // Like capnweb's messageport transport, a posted `null` means "this side is closing", because a
 // web MessagePort does not reliably tell its peer that it was closed.
 
+import { toBase64 } from "../platform/bytes.js";
 import { CapnWebError } from "../protocol/errors.js";
 import { Inbox, localCloseError } from "./inbox.js";
 import type { Transport, TransportHandler } from "./transport.js";
@@ -107,7 +108,7 @@ function toWireForm(value: unknown, depth: number): unknown {
       if (Array.isArray(value)) return value.map((item) => toWireForm(item, depth + 1));
       if (value instanceof Date) return ["date", Number.isNaN(value.getTime()) ? null : value.getTime()];
       // Only inside a ["bytes", raw, marker?] tuple; the wire form carries base64 without padding.
-      if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64").replace(/=+$/, "");
+      if (value instanceof Uint8Array) return toBase64(value).replace(/=+$/, "");
       if (Object.getPrototypeOf(value) === Object.prototype) {
         const out: Record<string, unknown> = {};
         for (const key of Object.keys(value)) out[key] = toWireForm((value as Record<string, unknown>)[key], depth + 1);

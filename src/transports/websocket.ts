@@ -6,6 +6,7 @@ import { CapnWebError } from "../protocol/errors.js";
 import { DEFAULT_LIMITS, type Limits, limitExceeded } from "../protocol/limits.js";
 import { Inbox, localCloseError } from "./inbox.js";
 import type { Transport, TransportHandler } from "./transport.js";
+import { type OpenWebSocketOptions, installWebSocketOpener } from "./open-websocket.js";
 
 /**
  * A Cap'n Web message may be 32 Mi UTF-16 code units, and one code unit takes up to 3 bytes of
@@ -322,12 +323,7 @@ function truncateReason(message: string): string {
   return new TextDecoder().decode(bytes, { stream: true });
 }
 
-export interface OpenWebSocketOptions {
-  headers?: Record<string, string>;
-  /** Milliseconds to wait for the upgrade to complete. */
-  timeout?: number;
-  maxPayload?: number;
-}
+export type { OpenWebSocketOptions } from "./open-websocket.js";
 
 /** Connects to a Cap'n Web WebSocket endpoint; resolves once the socket is open. */
 export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): Promise<WebSocketTransport> {
@@ -383,3 +379,6 @@ export function openWebSocket(url: string, options: OpenWebSocketOptions = {}): 
 }
 
 function ignore(): void {}
+
+// Loading this module (the Node entry does) makes clients connect with `ws`.
+installWebSocketOpener(openWebSocket);

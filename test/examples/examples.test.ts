@@ -67,6 +67,15 @@ const expectations: Record<string, RegExp[]> = {
     /cross-site POST: 403/,
     /closed\./,
   ],
+  "child-management.ts": [
+    /children: cache=running indexer=running optional-feature=stopped/,
+    /after terminateChild: cache=running indexer=stopped optional-feature=stopped \{"specs":3,"active":1,"supervisors":0,"workers":3\}/,
+    /after restart, terminate, delete: cache=running optional-feature=stopped/,
+    /indexer spec after delete: undefined cache shutdown: 5000/,
+    /batch exited: shutdown/,
+    /fragile exited: shutdown because: fragile_sup reached its restart intensity \(2 in 5s\); last failure in fragile: database unreachable/,
+    /reports: supervisor:crash fragile, supervisor:start_error fragile, supervisor:start_error fragile, supervisor:give_up fragile/,
+  ],
   "pool.ts": [/sum of squares = 20540/, /pool: 4 sessions/, /done\./],
   "reporter.ts": [
     /\[###\.\.\.\.\.\.\.\] 25% Parsing\.\.\./,

@@ -32,6 +32,8 @@ export class TestChild implements Child {
     private readonly log: string[],
     private readonly stopMode: StopMode,
     readonly context: StartContext,
+    private readonly stopReason: ExitReason = "shutdown",
+    private readonly stopDelay = 0,
   ) {
     ({ exited: this.exited, exit: this.exit } = exitSignal());
   }
@@ -55,14 +57,16 @@ export class TestChild implements Child {
   stop(): void {
     this.stopCalls++;
     this.log.push(`stop:${this.id}`);
-    if (this.stopMode === "obey") this.end("shutdown");
+    if (this.stopMode !== "obey") return;
+    if (this.stopDelay > 0) setTimeout(() => this.end(this.stopReason), this.stopDelay);
+    else this.end(this.stopReason);
   }
 
   kill(): void {
     this.killCalls++;
     this.log.push(`kill:${this.id}`);
     // OTP's `killed` is an abnormal reason.
-    this.end({ error: "killed" });
+    this.end("killed");
   }
 
   get alive(): boolean {
@@ -84,6 +88,14 @@ export interface TestSpecOptions {
   startDelay?: (n: number) => number;
   /** Called with the new child right after it is created, before start returns. */
   afterStart?: (child: TestChild) => void;
+  /** Makes start number `n` return "ignore" (OTP's supervisor_1 start_child(ignore)). */
+  ignoreStart?: (n: number) => boolean;
+  /** The reason the child exits with when asked to stop (default "shutdown"; OTP's supervisor_4). */
+  stopReason?: ExitReason;
+  /** Milliseconds the child takes to exit once asked to stop (OTP's supervisor_2). */
+  stopDelay?: number;
+  type?: "worker" | "supervisor";
+  significant?: boolean;
 }
 
 /** Builds hand-written children and remembers every incarnation of each id. */
@@ -97,15 +109,21 @@ export class Harness {
       id,
       ...(options.restart ? { restart: options.restart } : {}),
       ...(options.shutdown !== undefined ? { shutdown: options.shutdown } : {}),
+      ...(options.type ? { type: options.type } : {}),
+      ...(options.significant !== undefined ? { significant: options.significant } : {}),
       start: (context) => {
         const n = ++starts;
-        const create = (): TestChild => {
+        const create = (): TestChild | "ignore" => {
           const failure = options.failStart?.(n);
           if (failure !== undefined) {
             this.log.push(`start_failed:${id}`);
             throw failure;
           }
-          const child = new TestChild(id, n, this.log, options.stopMode ?? "obey", context);
+          if (options.ignoreStart?.(n)) {
+            this.log.push(`ignore:${id}`);
+            return "ignore";
+          }
+          const child = new TestChild(id, n, this.log, options.stopMode ?? "obey", context, options.stopReason, options.stopDelay);
           const list = this.incarnations.get(id) ?? [];
           list.push(child);
           this.incarnations.set(id, list);

@@ -128,10 +128,10 @@ describe("start", () => {
   });
 
   describe("duplicate ids", () => {
-    it("reject the start with already_started and leave nothing running", async () => {
+    it("reject the start with invalid_child_spec (duplicate_child_name, as OTP) and leave nothing running", async () => {
       const h = new Harness();
       const error = await startError(Supervisor.start([h.spec("a"), h.spec("b"), h.spec("a")]));
-      expect(error.code).toBe("already_started");
+      expect(error).toMatchObject({ code: "invalid_child_spec", problem: "duplicate_child_name" });
       expect(error.message).toContain("a");
       // Whatever was started has been stopped, latest first.
       expect(h.events("stop")).toEqual(h.events("start").reverse().map((e) => e.replace("start", "stop")));
@@ -651,7 +651,7 @@ describe("dynamic children", () => {
     );
   });
 
-  it("terminateChild stops the child within its shutdown time, does not restart it, and forgets it", async () => {
+  it("terminateChild stops the child within its shutdown time, does not restart it, and keeps its spec (OTP's terminate_child)", async () => {
     const h = new Harness();
     const sup = await start([h.spec("a"), h.spec("b", { stopMode: "ignore", shutdown: 30 }), h.spec("c")]);
     const b = h.current("b");
@@ -661,8 +661,14 @@ describe("dynamic children", () => {
     await settle();
     expect(h.startCount("b")).toBe(1); // a permanent child stopped on purpose is no crash
     expect(sup.child("b")).toBeUndefined();
-    expect(childrenOf(sup.inspect()).map((c) => c.id)).toEqual(["a", "c"]);
+    expect(childrenOf(sup.inspect()).map((c) => [c.id, c.status])).toEqual([
+      ["a", "running"],
+      ["b", "stopped"],
+      ["c", "running"],
+    ]);
     expect((sup.inspect()["restarts"] as { used: number }).used).toBe(0);
+    await sup.deleteChild("b");
+    expect(childrenOf(sup.inspect()).map((c) => c.id)).toEqual(["a", "c"]);
   });
 
   it("terminateChild of an XState actor stops the actor", async () => {
@@ -684,11 +690,11 @@ describe("dynamic children", () => {
     await expect(sup.terminateChild("ghost")).rejects.toMatchObject({ code: "not_found" });
   });
 
-  it("startChild on a stopped supervisor rejects with not_running", async () => {
+  it("startChild on a stopped supervisor rejects with noproc", async () => {
     const h = new Harness();
     const sup = await start([]);
     await sup.close();
-    await expect(sup.startChild(h.spec("a"))).rejects.toMatchObject({ code: "not_running" });
+    await expect(sup.startChild(h.spec("a"))).rejects.toMatchObject({ code: "noproc" });
     expect(h.startCount("a")).toBe(0);
   });
 
@@ -698,7 +704,7 @@ describe("dynamic children", () => {
     const starting = sup.startChild(h.spec("slow", { startDelay: () => 50 }));
     await sleep(5);
     const closed = sup.close();
-    await expect(starting).rejects.toMatchObject({ code: "not_running" });
+    await expect(starting).rejects.toMatchObject({ code: "noproc" });
     await closed;
     expect(h.current("slow").alive).toBe(false);
   });
@@ -808,9 +814,9 @@ describe("inspect()", () => {
   });
 
   it("rejects an unknown strategy and bad intensity options", async () => {
-    await expect(Supervisor.start([], { strategy: "simple_one_for_one" as never })).rejects.toThrow(RangeError);
-    await expect(Supervisor.start([], { maxRestarts: -1 })).rejects.toThrow(RangeError);
-    await expect(Supervisor.start([], { maxSeconds: 0 })).rejects.toThrow(RangeError);
+    await expect(Supervisor.start([], { strategy: "simple_one_for_one" as never })).rejects.toMatchObject({ code: "invalid_options", problem: "invalid_strategy" });
+    await expect(Supervisor.start([], { maxRestarts: -1 })).rejects.toMatchObject({ code: "invalid_options", problem: "invalid_intensity" });
+    await expect(Supervisor.start([], { maxSeconds: 0 })).rejects.toMatchObject({ code: "invalid_options", problem: "invalid_period" });
   });
 });
 

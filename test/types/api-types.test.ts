@@ -218,6 +218,31 @@ async function restorables() {
   await CapnWeb.ready(root);
 }
 
+/** Child specs and supervisor options refuse typos at compile time; the OTP calls are typed. */
+async function supervision() {
+  const start = (): CapnWeb.StartResult => "ignore";
+  // @ts-expect-error: an unknown restart type
+  void CapnWeb.Supervisor.start([{ id: "a", start, restart: "prmanent" }]);
+  // @ts-expect-error: an unknown child type
+  void CapnWeb.Supervisor.start([{ id: "a", start, type: "wrker" }]);
+  // @ts-expect-error: an unknown autoShutdown
+  void CapnWeb.Supervisor.start([], { autoShutdown: "sometimes" });
+  // @ts-expect-error: a dynamic supervisor has no autoShutdown
+  void CapnWeb.DynamicSupervisor.create({ autoShutdown: "any_significant" });
+  const sup = await CapnWeb.Supervisor.start([{ id: "a", start, restart: "transient", significant: true }], { autoShutdown: "any_significant" });
+  expectTypeOf(await sup.startChild({ id: "b", start })).toEqualTypeOf<CapnWeb.Child | undefined>();
+  expectTypeOf(await sup.restartChild("a")).toEqualTypeOf<CapnWeb.Child | undefined>();
+  expectTypeOf(sup.whichChildren()[0]!.child).toEqualTypeOf<CapnWeb.Child | "restarting" | undefined>();
+  expectTypeOf(sup.countChildren()).toEqualTypeOf<CapnWeb.ChildCounts>();
+  expectTypeOf(sup.getChildSpec("a")).toEqualTypeOf<CapnWeb.ResolvedChildSpec | undefined>();
+  expectTypeOf(sup.exitCause).toEqualTypeOf<CapnWeb.SupervisorError | undefined>();
+  expectTypeOf(await sup.exited).toEqualTypeOf<CapnWeb.ExitReason>();
+  CapnWeb.telemetry.attach("reports", ["supervisor:crash", "supervisor:give_up"], (event, report) => {
+    if (event === "supervisor:crash") expectTypeOf(report).toEqualTypeOf<CapnWeb.ChildCrashReport>();
+    else expectTypeOf(report).toEqualTypeOf<CapnWeb.GiveUpReport>();
+  });
+}
+
 /** A remote error's own properties, typed as what they are: unknown until checked. */
 function errorDetails(error: CapnWeb.Error) {
   expectTypeOf(error.details).toEqualTypeOf<Readonly<Record<string, unknown>>>();
@@ -225,7 +250,7 @@ function errorDetails(error: CapnWeb.Error) {
 
 describe("public API types (checked by tsc)", () => {
   it("the type-level checks compile", () => {
-    for (const fn of [sessionSpecs, sessionLookups, exports, statefulTargets, xstateTargets, inspection, inspectors, telemetry, restorables, errorDetails]) {
+    for (const fn of [sessionSpecs, sessionLookups, exports, statefulTargets, xstateTargets, inspection, inspectors, telemetry, restorables, supervision, errorDetails]) {
       expect(typeof fn).toBe("function");
     }
   });
