@@ -32,10 +32,11 @@ import { heap, type HeapResult } from "./workloads/heap.js";
 import { supervision } from "./workloads/supervision.js";
 import { reconnect, type ReconnectResult } from "./workloads/reconnect.js";
 import { restore, type RestoreResult } from "./workloads/restore.js";
+import { bundleSize, type BundleResult } from "./workloads/bundle.js";
 import type { SupervisionResult } from "./supervision.js";
 import { SESSION_KINDS, type SessionKind } from "./lib/sessions.js";
 
-const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "heap", "supervision", "reconnect", "restore"] as const;
+const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "heap", "supervision", "reconnect", "restore", "bundle"] as const;
 type WorkloadName = (typeof WORKLOADS)[number];
 
 const args = process.argv.slice(2);
@@ -131,6 +132,7 @@ let heapResult: HeapResult | undefined;
 let supervisionResult: SupervisionResult[] | undefined;
 let reconnectResult: ReconnectResult | undefined;
 let restoreResult: RestoreResult[] | undefined;
+let bundleResult: BundleResult | undefined;
 
 try {
   const oneNames = mode === "two" ? [] : RPC_WORKLOADS.filter(selected);
@@ -161,6 +163,10 @@ try {
   if (selected("restore")) {
     progress("restore (1, 100 and 1,000 restorables)");
     restoreResult = await restore(quick);
+  }
+  if (selected("bundle")) {
+    progress("browser bundle");
+    bundleResult = await bundleSize();
   }
 } finally {
   serverChild.send({ type: "close" });
@@ -351,6 +357,25 @@ if (restoreResult) {
   );
 }
 
+if (bundleResult) {
+  const b = bundleResult;
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+  out.push("");
+  out.push("**Browser bundle** (the browser entry and capnweb's, each bundled by esbuild for the browser, minified, then gzipped at level 9)");
+  out.push("");
+  out.push(
+    table(
+      ["Bundle", "minified", "gzipped", "minified ÷ capnweb", "gzipped ÷ capnweb"],
+      [
+        ["capnweb-otp (supervision, actors, restorables)", kb(b.ours.minifiedBytes), kb(b.ours.gzippedBytes), fmtRatio(b.ours.minifiedBytes / b.capnweb.minifiedBytes), fmtRatio(b.ours.gzippedBytes / b.capnweb.gzippedBytes)],
+        ["capnweb", kb(b.capnweb.minifiedBytes), kb(b.capnweb.gzippedBytes), "1.00×", "1.00×"],
+      ],
+    ),
+  );
+  out.push("");
+  out.push(`Ours by part (minified): ${Object.entries(b.oursByPart).sort((x, y) => y[1] - x[1]).map(([part, bytes]) => `${part} ${kb(bytes)}`).join(", ")}.`);
+}
+
 function absoluteTable(pass: Pass, name: string): void {
   const columns = ["ours→ours", "capnweb→capnweb", "ours→capnweb", "capnweb→ours", RAW];
   out.push("");
@@ -406,6 +431,7 @@ const json = {
   supervision: supervisionResult ?? null,
   reconnect: reconnectResult ?? null,
   restore: restoreResult ?? null,
+  bundle: bundleResult ?? null,
   markdown,
 };
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });

@@ -106,4 +106,5 @@ export { Owner } from "./actors/owner.js";
 export type { ReleaseReason, ReleaseEvent, StubOwner } from "./protocol/ownership.js";
 export { channel as telemetryChannel, type TelemetryEvent, type TelemetryMessages, type TelemetryMessage } from "./telemetry/channels.js";
 export type { TelemetryHandler, TelemetryPair } from "./telemetry/attach.js";
+export type { Channel as TelemetryChannel, ChannelListener as TelemetryChannelListener } from "./platform/diagnostics.js";
 export * as telemetry from "./telemetry/attach.js";

@@ -11,6 +11,7 @@ import { HELPER, SURFACE } from "./consumer-sources.js";
 import { SMOKE_OUTPUT, makeApp, npm, packCheckout, repoRoot, run, runSmoke, tempDir, versions } from "./helpers.js";
 import { unexportedTypes } from "./public-types.js";
 import { rm } from "node:fs/promises";
+import { build } from "esbuild";
 
 const SLOW = 300_000;
 /** The bound on the helper's declaration: a few KB (it was 162 KB, or failed with TS7056). */
@@ -101,8 +102,9 @@ describe("the declarations, from an app with skipLibCheck: false", () => {
     expect(size).toBeLessThan(HELPER_DECLARATION_MAX_BYTES);
   });
 
-  it("every type a public signature mentions is exported", () => {
+  it("every type a public signature mentions is exported, from the Node entry and from the browser entry", () => {
     expect(unexportedTypes(join(app, "node_modules/capnweb-otp/dist/index.d.ts"))).toEqual([]);
+    expect(unexportedTypes(join(app, "node_modules/capnweb-otp/dist/browser.d.ts"))).toEqual([]);
   });
 
   it("the examples compile against the published types", async () => {
@@ -128,6 +130,24 @@ describe("the declarations, from an app with skipLibCheck: false", () => {
     );
     await run(process.execPath, [join(app, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.examples.json"], app);
   }, SLOW);
+});
+
+describe("the export conditions", () => {
+  it("a browser bundler resolves the browser entry: no ws, no server, no Node built-ins", async () => {
+    await writeFile(join(app, "browser-app.js"), `import * as CapnWeb from "capnweb-otp";\nexport const connect = CapnWeb.connect, spec = CapnWeb.Session.spec;\n`);
+    const result = await build({ entryPoints: [join(app, "browser-app.js")], absWorkingDir: app, bundle: true, platform: "browser", format: "esm", write: false, metafile: true, logLevel: "silent" });
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.some((input) => input.includes("capnweb-otp/dist/browser.js"))).toBe(true);
+    expect(inputs.filter((input) => /node_modules\/ws\/|dist\/server\/|dist\/observer\/|dist\/transports\/websocket\.js/.test(input))).toEqual([]);
+    expect(result.outputFiles[0]!.text).not.toMatch(/from\s*["']node:/);
+  });
+
+  it("Node resolves the Node entry, for import and for require", async () => {
+    await writeFile(join(app, "which.cjs"), `console.log(typeof require("capnweb-otp").serve);\n`);
+    await writeFile(join(app, "which.mjs"), `import * as CapnWeb from "capnweb-otp";\nconsole.log(typeof CapnWeb.serve);\n`);
+    expect((await run(process.execPath, ["which.cjs"], app)).stdout.trim()).toBe("function");
+    expect((await run(process.execPath, ["which.mjs"], app)).stdout.trim()).toBe("function");
+  });
 });
 
 describe("other ways to install", () => {
