@@ -148,7 +148,13 @@ export class Encoder {
     if (proto === Object.prototype) {
       const object = value as Record<string, unknown>;
       const out: Record<string, unknown> = {};
-      for (const key in object) out[key] = this.encodeValue(object[key], depth + 1);
+      for (const key in object) {
+        // An own "__proto__" key is never sent: on Node the assignment below would set the
+        // prototype (so capnweb drops it), and on Deno, which has no __proto__ accessor, it would
+        // travel as a key that every decoder strips anyway.
+        if (key === "__proto__") continue;
+        out[key] = this.encodeValue(object[key], depth + 1);
+      }
       return out;
     }
     if (proto === Array.prototype) {

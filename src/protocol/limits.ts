@@ -210,5 +210,7 @@ export function reportLimit(error: CapnWebError, peer: LimitPeer | undefined): v
  * property paths; so do we, whatever the object, so that no peer can reach prototype machinery.
  */
 export function isBlockedName(name: string | number): boolean {
-  return typeof name === "string" && (name in Object.prototype || name === "toJSON");
+  // "__proto__" by name too: Deno deletes Object.prototype.__proto__, and the name must be
+  // refused on every runtime all the same.
+  return typeof name === "string" && (name in Object.prototype || name === "toJSON" || name === "__proto__");
 }

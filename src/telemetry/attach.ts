@@ -4,7 +4,7 @@
 import { diagnostics } from "../platform/diagnostics.js";
 import { onConfig } from "../config.js";
 import { CapnWebError } from "../protocol/errors.js";
-import { type TelemetryEvent, type TelemetryMessages, telemetryPrefix } from "./channels.js";
+import { TELEMETRY_EVENTS, type TelemetryEvent, type TelemetryMessages, telemetryPrefix } from "./channels.js";
 
 /**
  * Called with the event's name and its message (see `TelemetryMessages`). The two are one
@@ -23,22 +23,7 @@ interface Subscription {
 
 const attached = new Map<string, Subscription[]>();
 
-const EVENTS: readonly TelemetryEvent[] = [
-  "call:start",
-  "call:stop",
-  "call:exception",
-  "release:sent",
-  "connection:up",
-  "connection:down",
-  "connection:reconnect",
-  "connection:restored",
-  "restore:failed",
-  "supervisor:crash",
-  "supervisor:start_error",
-  "supervisor:restart",
-  "supervisor:give_up",
-  "limit:exceeded",
-];
+const EVENTS: readonly TelemetryEvent[] = TELEMETRY_EVENTS;
 
 /** Calls `handler` for each of `events` until `detach(id)`. An id can be attached once. */
 export function attach<E extends TelemetryEvent>(id: string, events: readonly E[], handler: TelemetryHandler<NoInfer<E>>): void {

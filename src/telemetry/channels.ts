@@ -65,8 +65,36 @@ export type TelemetryEvent = keyof TelemetryMessages;
 /** A message of one of `E`'s channels (a union when `E` is). */
 export type TelemetryMessage<E extends TelemetryEvent = TelemetryEvent> = TelemetryMessages[E];
 
+/** Every event (a record, so that adding one to TelemetryMessages without listing it fails to compile). */
+const EVENT_SET: Record<TelemetryEvent, true> = {
+  "call:start": true,
+  "call:stop": true,
+  "call:exception": true,
+  "release:sent": true,
+  "connection:up": true,
+  "connection:down": true,
+  "connection:reconnect": true,
+  "connection:restored": true,
+  "restore:failed": true,
+  "supervisor:crash": true,
+  "supervisor:start_error": true,
+  "supervisor:restart": true,
+  "supervisor:give_up": true,
+  "limit:exceeded": true,
+};
+export const TELEMETRY_EVENTS = Object.keys(EVENT_SET) as TelemetryEvent[];
+
 let prefix = "capnweb";
 const channels = new Map<TelemetryEvent, Channel>();
+
+/**
+ * Opens every channel of the current prefix now and holds it: a runtime that keeps a channel
+ * only as long as something refers to it (Bun) would otherwise lose an application's early
+ * subscription before the first publish.
+ */
+function openChannels(): void {
+  for (const event of TELEMETRY_EVENTS) channel(event);
+}
 
 /** The channel of an event under the current prefix ("capnweb" unless configured). */
 export function channel(event: TelemetryEvent): Channel {
@@ -80,6 +108,7 @@ function setTelemetryPrefix(next: string): void {
   prefix = next;
   channels.clear();
   callChannels = undefined;
+  openChannels();
 }
 
 export function telemetryPrefix(): string {
@@ -178,3 +207,5 @@ function errorOf(reason: ExitReason): unknown {
 onConfig((settings) => {
   if (settings.telemetryPrefix !== prefix) setTelemetryPrefix(settings.telemetryPrefix);
 });
+
+openChannels();

@@ -106,10 +106,12 @@ export class WebSocketTransport implements Transport {
       // microtasks have drained (a tick queued from a microtask runs only after the microtask
       // queue is empty), not at setImmediate: on a server with many sockets, setImmediate would
       // hold every answer until all the reads of that event-loop turn were handled.
-      const raw = (socket as unknown as { _socket?: Duplex })._socket;
-      if (raw !== undefined) {
+      // Only where `ws` is the real package: Bun's built-in `ws` has no `_socket` to cork, and
+      // each of its sends is a write of its own.
+      const raw = (socket as unknown as { _socket?: Partial<Duplex> })._socket;
+      if (raw !== undefined && typeof raw.cork === "function") {
         raw.cork();
-        this.#corked = raw;
+        this.#corked = raw as Duplex;
         queueMicrotask(this.#uncorkWhenDrained);
       }
     }

@@ -118,9 +118,9 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
     cleanups.push(() => proxy.close());
     const { app, root, name } = await supervise(proxy.url);
     const bridge = CapnWeb.export(root, eventBridge());
+    // Held for the whole test: a dropped restorable is released when collected, like any stub.
     const authed = CapnWeb.restorable(root, (api) => api.authenticate("token-ada"));
-    CapnWeb.restorable(authed, (session) => session.events().subscribe(bridge, 0));
-    CapnWeb.restorable(root, (api) => api.events().subscribe(bridge, 0));
+    const held = [authed, CapnWeb.restorable(authed, (session) => session.events().subscribe(bridge, 0)), CapnWeb.restorable(root, (api) => api.events().subscribe(bridge, 0))];
     await CapnWeb.ready(name, { timeout: 5_000 });
     await restart(server, app);
     await CapnWeb.ready(name, { timeout: 5_000 });
@@ -131,6 +131,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
     expect(firstAnswer).toBeGreaterThan(0);
     expect(pulls).toBe(3);
     expect(messages.slice(0, firstAnswer).every((m) => m.startsWith("out:"))).toBe(true);
+    CapnWeb.release([...held, bridge]);
   });
 
   it("a restore that fails makes calls on that restorable fail with restore_failed naming it and carrying the cause; it is logged and published", async () => {
@@ -160,7 +161,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
   it("a fatal restore failure crashes the session, and its supervisor restarts it", async () => {
     const { state, server } = await world();
     const { app, root } = await supervise(server.url);
-    CapnWeb.restorable(root, (api) => api.authenticate("token-ada"), { fatal: true });
+    const authed = CapnWeb.restorable(root, (api) => api.authenticate("token-ada"), { fatal: true });
     await vi.waitFor(() => expect(sessionOf(app).restorables[0]?.state).toBe("live"), WAIT);
     state.tokens.delete("token-ada");
     await server.stop();
@@ -169,6 +170,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
     // A restart is a new session: what the old one restored ended with it.
     await vi.waitFor(() => expect(sessionOf(app).status).toBe("connected"), WAIT);
     expect(sessionOf(app).restorables).toEqual([]);
+    CapnWeb.release(authed);
   });
 
   it("a released restorable is released on the peer and never derived again; both sides' tables return to baseline", async () => {
@@ -308,20 +310,21 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
   it("ready() resolves once connected and restored, and rejects with timeout while the server is down", async () => {
     const { server } = await world();
     const { app, root, name } = await supervise(server.url);
-    CapnWeb.restorable(root, (api) => api.authenticate("token-ada"));
+    const authed = CapnWeb.restorable(root, (api) => api.authenticate("token-ada"));
     await CapnWeb.ready(root, { timeout: 5_000 });
     expect(sessionOf(app).restorables[0]?.state).toBe("live");
     await server.stop();
     await vi.waitFor(() => expect(sessionOf(app).status).not.toBe("connected"), WAIT);
     await expect(CapnWeb.ready(name, { timeout: 30 })).rejects.toMatchObject({ type: "timeout" });
     await expect(CapnWeb.ready("no-such-session")).rejects.toMatchObject({ type: "not_found" });
+    CapnWeb.release(authed);
   });
 
   it("connection:restored carries how many restorables were restored and how long it took", async () => {
     const { server } = await world();
     const { app, root } = await supervise(server.url);
     const authed = CapnWeb.restorable(root, (api) => api.authenticate("token-ada"));
-    CapnWeb.restorable(authed, (session: CapnWeb.Stub<Authed>) => session.events());
+    const events = CapnWeb.restorable(authed, (session: CapnWeb.Stub<Authed>) => session.events());
     await vi.waitFor(() => expect(sessionOf(app).restorables.map((r) => r.state)).toEqual(["live", "live"]), WAIT);
     const seen: CapnWeb.TelemetryMessages["connection:restored"][] = [];
     const listener = (message: unknown) => void seen.push(message as CapnWeb.TelemetryMessages["connection:restored"]);
@@ -332,6 +335,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
     expect(seen[0]).toMatchObject({ restored: 2, failed: 0 });
     expect(seen[0]!.duration).toBeGreaterThanOrEqual(0);
     expect(sessionOf(app).restorables[1]).toMatchObject({ derivedFrom: expect.stringContaining("authenticate") });
+    CapnWeb.release([events, authed]);
   });
 });
 

@@ -185,9 +185,31 @@ window.afterRestart = async () => {
 window.ready = true;
 </script></body></html>`;
 
+/** A module Web Worker: a supervised session of its own, answering the page with what it got. */
+const WORKER = `
+import * as CapnWeb from "/capnweb-otp.js";
+self.onmessage = async ({ data: url }) => {
+  try {
+    const app = await CapnWeb.Supervisor.start([CapnWeb.Session.spec({ name: "worker-api", url })]);
+    const api = CapnWeb.session("worker-api");
+    const name = await api.users().get(1).name();
+    const names = await api.friendIds().map((id) => api.users().get(id).name());
+    const ticks = [];
+    class WorkerReporter extends CapnWeb.Target { onTick(percent) { ticks.push(percent); } }
+    const steps = await api.countdown(CapnWeb.export(api, new WorkerReporter()), 2);
+    await app.close();
+    self.postMessage({ name, names, steps, ticks });
+  } catch (error) {
+    self.postMessage({ error: String(error) });
+  }
+};
+`;
+
 async function pageServer(bundle: string): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((request, response) => {
-    if (request.url === "/capnweb-otp.js") {
+    if (request.url === "/worker.js") {
+      response.writeHead(200, { "content-type": "text/javascript" }).end(WORKER);
+    } else if (request.url === "/capnweb-otp.js") {
       response.writeHead(200, { "content-type": "text/javascript" }).end(bundle);
     } else if (request.url === "/") {
       response.writeHead(200, { "content-type": "text/html" }).end(PAGE);
@@ -254,4 +276,21 @@ describe.skipIf(!CHROMIUM)(`our browser entry in Chromium${CHROMIUM ? "" : " (no
       }
     }, 60_000);
   }
+
+  it("a supervised session in a Web Worker against our server: pipelining, map, and a worker-side target the server calls back", async () => {
+    const server = await ourServer();
+    const page = await browser.newPage();
+    try {
+      await page.goto(site.url);
+      const result = await page.evaluate(`new Promise((resolve) => {
+        const worker = new Worker("/worker.js", { type: "module" });
+        worker.onmessage = ({ data }) => resolve(data);
+        worker.postMessage(${JSON.stringify(server.wsUrl)});
+      })`);
+      expect(result).toEqual({ name: "Alan", names: ["Ada", "Alan", "Grace", "Barbara"], steps: 2, ticks: [50, 100] });
+    } finally {
+      await page.close();
+      await server.stop();
+    }
+  }, 60_000);
 });

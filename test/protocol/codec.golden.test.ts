@@ -111,6 +111,9 @@ function canon(value: unknown): unknown {
 // -----------------------------------------------------------------------------------------------
 // The vectors
 
+/** Node itself, not a runtime that imitates it (Bun and Deno say they are Node too). */
+const isNode = !("Bun" in globalThis) && !("Deno" in globalThis);
+
 interface Vector {
   name: string;
   value: unknown;
@@ -118,6 +121,12 @@ interface Vector {
   json: string;
   /** What decoding `json` must give, when that is not `value` itself. */
   decoded?: unknown;
+  /**
+   * The wire text follows the runtime's own iteration order of the value (Headers: Bun orders
+   * repeated fields differently from Node). Where the runtime's capnweb writes other text than
+   * `json`, both libraries must write that same text instead.
+   */
+  runtimeOrdered?: true;
   /**
    * The error carries a class name that is not a built-in: capnweb decodes it as a plain `Error`
    * named "Error", we keep the sender's name (codec.ts, decodeError). Cross-decoding compares
@@ -261,6 +270,7 @@ const DATES_URLS_HEADERS: Vector[] = [
       return headers;
     })(),
     json: '["headers",[["set-cookie","a=1"],["set-cookie","b=2"],["x-a","1, 2"]]]',
+    runtimeOrdered: true,
   },
 ];
 
@@ -440,8 +450,13 @@ describe("golden vectors", () => {
   for (const vector of VECTORS) {
     describe(vector.name, () => {
       it("serialize gives the exact wire text, as capnweb does", () => {
-        expect(capnwebSerialize(vector.value)).toBe(vector.json); // the vector is capnweb's
-        expect(serialize(vector.value)).toBe(vector.json);
+        const capnwebText = capnwebSerialize(vector.value);
+        // On Node the vector is capnweb's own text. Elsewhere capnweb differs in platform details
+        // (Bun orders Headers fields otherwise; on Deno capnweb keeps an own __proto__ key, which
+        // we drop on every runtime), so there ours is held to the vector, or to the runtime's order.
+        if (isNode) expect(capnwebText).toBe(vector.json);
+        const expected = vector.runtimeOrdered && !isNode ? capnwebText : vector.json;
+        expect(serialize(vector.value)).toBe(expected);
       });
 
       it("deserialize rebuilds an equal value", () => {
@@ -454,8 +469,8 @@ describe("golden vectors", () => {
         } finally {
           payload.dispose();
         }
-        // And once more around: decode → encode gives the wire text again.
-        if (!("decoded" in vector)) expect(serialize(deserialize(vector.json))).toBe(vector.json);
+        // And once more around: decode → encode gives the wire text again (in the runtime's order).
+        if (!("decoded" in vector)) expect(serialize(deserialize(vector.json))).toBe(vector.runtimeOrdered ? capnwebSerialize(deserialize(vector.json)) : vector.json);
       });
 
       it("cross-decodes with capnweb", () => {
