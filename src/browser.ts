@@ -21,7 +21,7 @@ export type {
   MapResult,
   Unpipelined,
 } from "./protocol/types.js";
-export type { Limits } from "./protocol/limits.js";
+export type { Limits, LimitName, LimitBreach, LimitPeer } from "./protocol/limits.js";
 export { DEFAULT_LIMITS } from "./protocol/limits.js";
 export { serialize, deserialize } from "./protocol/codec.js";
 export type { SessionStats } from "./protocol/session.js";

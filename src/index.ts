@@ -5,6 +5,6 @@
 export * from "./browser.js";
 
 export { serve, type ServeOptions, type Server } from "./server/serve.js";
-export { CapnWebHandlers, type HandlerOptions, type ConnectionInfo, type LiveSession } from "./server/handlers.js";
+export { CapnWebHandlers, type HandlerOptions, type CloseOptions, type ConnectionInfo, type LiveSession } from "./server/handlers.js";
 export { observe, type Observer, type ObserverOptions } from "./observer/observer.js";
 export * as transports from "./transports/index.js";

@@ -2,7 +2,7 @@
 // http:// and https:// speak HTTP batch, unless `transport` says otherwise.
 
 import { CapnWebError } from "../protocol/errors.js";
-import { DEFAULT_LIMITS, type Limits } from "../protocol/limits.js";
+import { type Limits, resolveLimits } from "../protocol/limits.js";
 import { sessionOfStub, type SessionStats } from "../protocol/session.js";
 import { newStub } from "../protocol/stub.js";
 import type { Stub } from "../protocol/types.js";
@@ -45,7 +45,8 @@ export function registerEndpoint(root: object, endpoint: Endpoint): void {
 
 export async function connect<Api = unknown>(url: string | URL, options: ConnectOptions = {}): Promise<Stub<Api>> {
   const { href, kind } = resolveEndpoint(url, options.transport);
-  const sessionOptions = { limits: { ...DEFAULT_LIMITS, ...options.limits }, onSendError: options.onSendError, callTimeout: options.timeout };
+  // Resolved once: every session of the connection (each HTTP batch is one) shares the object.
+  const sessionOptions = { limits: Object.freeze(resolveLimits(options.limits)), onSendError: options.onSendError, callTimeout: options.timeout };
   if (kind === "http") {
     const client = new HttpBatchClient(href, { ...sessionOptions, headers: options.headers, timeout: options.timeout }, options.main);
     const root = newStub(new HttpBatchRootHook(client));

@@ -42,6 +42,7 @@ export class Connection {
     transport.start({
       frame: (text) => this.session.receive(text),
       closed: (error) => this.session.transportClosed(error),
+      abort: (error) => this.session.abort(error),
     });
     this.setState("open");
   }

@@ -26,7 +26,7 @@ export class HttpBatchClient {
       const transport = new HttpBatchClientTransport(this.url, { headers, timeout });
       session = new RpcSession(transport, this.main, sessionOptions);
       const started = session;
-      transport.start({ frame: (text) => started.receive(text), closed: (error) => started.transportClosed(error) });
+      transport.start({ frame: (text) => started.receive(text), closed: (error) => started.transportClosed(error), abort: (error) => started.abort(error) });
       this.current = session;
       this.currentTransport = transport;
     }

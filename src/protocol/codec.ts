@@ -10,7 +10,7 @@
 
 import { CapnWebError } from "./errors.js";
 import { type Hook, TargetHook, type PropertyPath } from "./hooks.js";
-import { DEFAULT_LIMITS, isBlockedName, type Limits } from "./limits.js";
+import { DEFAULT_LIMITS, RemapBudget, attachRemapBudget, isBlockedName, type LimitName, type Limits } from "./limits.js";
 import { Payload, type PendingSlot } from "./payload.js";
 import { borrowedPromiseStub, newPromiseStub, newStub, stubViewOf } from "./stub.js";
 import { isTarget } from "./target.js";
@@ -318,6 +318,10 @@ export interface Importer {
   /** `["import"|"pipeline", id, ...]`: the peer refers to one of our exports (borrowed). */
   exportedHook(id: number): Hook | undefined;
   readonly limits: Limits;
+  /** Inside a mapper: the budget of the remap being run, which nested remaps share. */
+  readonly remapBudget?: RemapBudget;
+  /** Makes the error for a broken limit (a session aborts itself with it too). */
+  limitBroken?(limit: LimitName, message: string): CapnWebError;
 }
 
 const NO_IMPORTS: Importer = {
@@ -534,6 +538,8 @@ export class Decoder {
     // The instructions are decoded later, once per element, where this session's limits are not
     // at hand: hold them to the limits now, as part of the message they arrived in.
     checkLimits(value[4], depth + 1, this.importer.limits);
+    const importer = this.importer;
+    attachRemapBudget(value[4], importer.remapBudget ?? new RemapBudget(importer.limits, importer.limitBroken?.bind(importer)));
     const subject = this.exportedHook(value[1]);
     const captures: Hook[] = [];
     try {

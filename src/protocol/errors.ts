@@ -20,8 +20,13 @@ export type ErrorType =
   | "restore_failed"
   /** The session was aborted, by us or by the peer (`["abort", ...]`). */
   | "aborted"
-  /** The peer broke the wire protocol or a limit; the session is aborted. */
+  /** The peer broke the wire protocol; the session is aborted. */
   | "protocol"
+  /**
+   * The peer broke one of the `Limits` (its own `limit` property names which); the session is
+   * aborted, and the breach is logged and published on the `limit:exceeded` channel.
+   */
+  | "limit"
   /** The remote application threw; `remoteName`, message and properties are kept. */
   | "remote"
   /** The application passed something that cannot be sent or used this way. */

@@ -9,7 +9,7 @@
 import { Decoder, Encoder, type Exporter, type Importer } from "./codec.js";
 import { CapnWebError } from "./errors.js";
 import { ErrorHook, Hook, PayloadHook, installMapApplier, type PropertyPath } from "./hooks.js";
-import { DEFAULT_LIMITS } from "./limits.js";
+import { type RemapBudget, remapBudgetOf } from "./limits.js";
 import { Payload } from "./payload.js";
 import { borrowedPromiseStub, installMapSender, setCallInterceptor, type CallInterceptor, type StubView } from "./stub.js";
 
@@ -174,19 +174,24 @@ export function recordMap(subject: Hook, path: PropertyPath, mapper: (value: any
 // Applying a peer's remap to a local value
 
 class MapApplicator implements Importer {
-  readonly limits = DEFAULT_LIMITS;
   private readonly variables: Hook[];
 
   constructor(
     private readonly captures: Hook[],
     input: Hook,
+    readonly remapBudget: RemapBudget,
   ) {
     this.variables = [input];
+  }
+
+  get limits() {
+    return this.remapBudget.limits;
   }
 
   run(instructions: unknown[]): Payload {
     try {
       if (instructions.length === 0) throw new CapnWebError("protocol", "A mapper must have at least one instruction.");
+      this.remapBudget.spend(instructions.length);
       const last = instructions.length - 1;
       for (let i = 0; i < last; i++) {
         const payload = Decoder.decode(structuredClone(instructions[i]), this);
@@ -209,17 +214,18 @@ class MapApplicator implements Importer {
   }
 }
 
-function applyToElement(element: unknown, captures: Hook[], instructions: unknown[]): Payload {
-  return new MapApplicator(captures, new PayloadHook(Payload.fromApp(element))).run(instructions);
+function applyToElement(element: unknown, captures: Hook[], instructions: unknown[], budget: RemapBudget): Payload {
+  return new MapApplicator(captures, new PayloadHook(Payload.fromApp(element)), budget).run(instructions);
 }
 
 installMapApplier({
   apply(input, _parent, captures, instructions) {
     try {
+      const budget = remapBudgetOf(instructions);
       if (Array.isArray(input)) {
         const results: Payload[] = [];
         try {
-          for (const element of input) results.push(applyToElement(element, captures, instructions));
+          for (const element of input) results.push(applyToElement(element, captures, instructions, budget));
         } catch (error) {
           for (const result of results) result.dispose();
           throw error;
@@ -227,7 +233,7 @@ installMapApplier({
         return new PayloadHook(Payload.combine(results));
       }
       if (input === null || input === undefined) return new PayloadHook(Payload.fromApp(input));
-      return new PayloadHook(applyToElement(input, captures, instructions));
+      return new PayloadHook(applyToElement(input, captures, instructions, budget));
     } catch (error) {
       return new ErrorHook(error);
     } finally {

@@ -13,7 +13,7 @@ import { CapnWebError } from "./errors.js";
 import { Decoder, Encoder, type Exporter, type Importer } from "./codec.js";
 import type { Stub } from "./types.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath } from "./hooks.js";
-import { DEFAULT_LIMITS, type Limits } from "./limits.js";
+import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
 import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { newStub, stubViewOf, withCapnwebStubs } from "./stub.js";
@@ -27,7 +27,7 @@ export interface FrameSink {
 }
 
 export interface SessionOptions {
-  /** Overrides of the receiver-side limits (defaults: capnweb 0.12's). */
+  /** Overrides of the limits on what the peer may send or make us hold (see `Limits`). */
   limits?: Partial<Limits>;
   /**
    * Sees every error before it is sent. Return a replacement to rewrite it (a replacement's
@@ -46,6 +46,8 @@ export interface SessionOptions {
    * all its sessions says false.
    */
   ownsMain?: boolean;
+  /** Who the peer is, for the report of a broken limit. */
+  peer?: LimitPeer;
 }
 
 export interface SessionStats {
@@ -90,6 +92,9 @@ class ImportEntry {
   }
 
   private startWaiting(): Deferred {
+    if (this.session.awaitedCalls >= this.session.limits.maxAwaitedAnswers) {
+      throw this.session.limitBroken("maxAwaitedAnswers", `More than ${this.session.limits.maxAwaitedAnswers} calls await the peer's answer.`);
+    }
     this.session.awaitedCalls++;
     return (this.waiting = new Deferred());
   }
@@ -303,7 +308,7 @@ export class RpcSession {
     main: unknown,
     private readonly options: SessionOptions = {},
   ) {
-    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.limits = resolveLimits(options.limits);
     this.exports.set(0, { hook: hookForMain(main, options.ownsMain ?? true), refcount: 1, pulling: false, autoRelease: false });
     this.mainImport = new ImportEntry(this, 0, 1, false);
     this.imports.set(0, this.mainImport);
@@ -456,19 +461,22 @@ export class RpcSession {
       if (!(error instanceof CapnWebError) || error.type !== "unsupported") throw error;
       hook = new ErrorHook(error);
     }
-    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
   }
 
   private refuseStreaming(kind: string): void {
     const id = this.nextPeerPushId++;
     const error = new CapnWebError("unsupported", `The "${kind}" message (streams) is not supported yet by capnweb-otp.`);
     const autoRelease = kind === "stream";
-    this.exports.set(id, { hook: new ErrorHook(error), refcount: 1, pulling: false, autoRelease });
+    this.addExport(id, { hook: new ErrorHook(error), refcount: 1, pulling: false, autoRelease });
     if (autoRelease) this.resolveExport(id);
   }
 
   private receivePull(id: number): void {
     if (!this.exports.has(id)) throw new CapnWebError("protocol", `Pull of unknown export ${id}.`);
+    if (this.pullsInFlight >= this.limits.maxPendingCalls) {
+      throw this.limitBroken("maxPendingCalls", `More than ${this.limits.maxPendingCalls} of the peer's calls are waiting to be answered.`);
+    }
     this.resolveExport(id);
   }
 
@@ -593,7 +601,7 @@ export class RpcSession {
       return id;
     }
     const id = this.nextExportId--;
-    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
     return id;
   }
 
@@ -603,6 +611,7 @@ export class RpcSession {
     // Every send gets a fresh ID: capnweb's importer releases an ID by one however often it was
     // introduced, so reusing IDs would leak them on our side. The target itself is shared and
     // disposed when its last export is released.
+    this.checkExportRoom();
     const existing = this.targetHooks.get(target);
     let hook: Hook;
     if (existing && existing.isLive) {
@@ -623,7 +632,7 @@ export class RpcSession {
   exportPromise(hook: Hook): number {
     this.assertOpen();
     const id = this.nextExportId--;
-    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
     // Never before the message that introduces the promise has gone out (we are inside its
     // encoding now): a resolve for an ID the peer has not seen yet would be dropped.
     queueMicrotask(() => {
@@ -650,7 +659,10 @@ export class RpcSession {
     if (id >= 0) throw new CapnWebError("protocol", `The peer exported a non-negative ID ${id}.`);
     let entry = this.imports.get(id);
     if (entry) entry.remoteRefcount++;
-    else this.imports.set(id, (entry = new ImportEntry(this, id, 1, false)));
+    else {
+      this.checkImportRoom();
+      this.imports.set(id, (entry = new ImportEntry(this, id, 1, false)));
+    }
     return new ImportHook(entry, false);
   }
 
@@ -660,6 +672,7 @@ export class RpcSession {
     if (id >= 0 || this.imports.has(id)) {
       throw new CapnWebError("protocol", `The peer exported promise ${id} under an ID that is taken or not negative.`);
     }
+    this.checkImportRoom();
     const entry = new ImportEntry(this, id, 1, true);
     this.imports.set(id, entry);
     return new ImportHook(entry, true);
@@ -678,6 +691,12 @@ export class RpcSession {
     if (this.endReason) {
       args?.dispose();
       return new ErrorHook(this.endReason);
+    }
+    try {
+      this.checkImportRoom();
+    } catch (error) {
+      args?.dispose();
+      return new ErrorHook(error);
     }
     const expression: unknown[] = ["pipeline", id, path];
     if (args) {
@@ -698,6 +717,12 @@ export class RpcSession {
     if (this.endReason) {
       for (const cap of captures) cap.dispose();
       return new ErrorHook(this.endReason);
+    }
+    try {
+      this.checkImportRoom();
+    } catch (error) {
+      for (const cap of captures) cap.dispose();
+      return new ErrorHook(error);
     }
     const wireCaptures = captures.map((cap) => {
       const importId = this.importIdOf(cap);
@@ -740,6 +765,37 @@ export class RpcSession {
 
   private assertOpen(): void {
     if (this.endReason) throw this.endReason;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Limits
+
+  private addExport(id: number, entry: ExportEntry): void {
+    this.checkExportRoom();
+    this.exports.set(id, entry);
+  }
+
+  private checkExportRoom(): void {
+    // The main interface (ID 0) is not the peer's doing.
+    if (this.exports.size > this.limits.maxExports) {
+      throw this.limitBroken("maxExports", `The export table is over its limit of ${this.limits.maxExports} entries.`);
+    }
+  }
+
+  private checkImportRoom(): void {
+    if (this.imports.size > this.limits.maxImports) {
+      throw this.limitBroken("maxImports", `The import table is over its limit of ${this.limits.maxImports} entries.`);
+    }
+  }
+
+  /**
+   * The error for a broken limit, to throw; the session is aborted with it as well, at the latest
+   * once the current job is done, even where the throw is caught and sent as one call's failure.
+   */
+  limitBroken(limit: LimitName, message: string): CapnWebError {
+    const error = limitExceeded(limit, message);
+    queueMicrotask(() => this.abort(error));
+    return error;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -804,6 +860,7 @@ export class RpcSession {
       this.drained.reject(reason);
       this.drained = undefined;
     }
+    if (reason.type === "limit") reportLimit(reason, this.options.peer);
     if (this.options.onEnd) safeCall(this.options.onEnd, reason);
   }
 }

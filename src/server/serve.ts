@@ -2,7 +2,7 @@
 
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { CapnWebHandlers, type HandlerOptions } from "./handlers.js";
+import { CapnWebHandlers, type CloseOptions, type HandlerOptions } from "./handlers.js";
 
 export interface ServeOptions extends HandlerOptions {
   /** Interface to listen on (default 127.0.0.1; "0.0.0.0" or "::" for all). */
@@ -20,13 +20,26 @@ export interface Server {
   readonly port: number;
   readonly handlers: CapnWebHandlers;
   readonly http: HttpServer;
-  /** Stops accepting, closes every session, and resolves when the port is free. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, closes every session, and resolves when the port is free; connections still
+   * open at the deadline (peers that do not complete the closing handshake) are dropped.
+   */
+  close(options?: CloseOptions): Promise<void>;
 }
 
 export async function serve(options: ServeOptions): Promise<Server> {
   const handlers = new CapnWebHandlers(options);
-  const http = createServer(handlers.handleRequest);
+  const { handshakeTimeout, bodyTimeout } = handlers.limits;
+  // Slow headers are cut at handshakeTimeout (Node checks every connectionsCheckingInterval);
+  // a request, headers and body, at both. Mounted handlers leave these to their own server.
+  const http = createServer(
+    {
+      headersTimeout: handshakeTimeout,
+      requestTimeout: handshakeTimeout + bodyTimeout,
+      connectionsCheckingInterval: Math.min(1_000, Math.max(50, Math.floor(handshakeTimeout / 4))),
+    },
+    handlers.handleRequest,
+  );
   http.on("upgrade", handlers.handleUpgrade);
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
@@ -46,8 +59,8 @@ export async function serve(options: ServeOptions): Promise<Server> {
     port: address.port,
     handlers,
     http,
-    close() {
-      closed ??= handlers.close().then(
+    close(closeOptions?: CloseOptions) {
+      closed ??= handlers.close(closeOptions).then(
         () =>
           new Promise<void>((resolve) => {
             http.close(() => resolve());

@@ -32,8 +32,8 @@ export class ServerSessionChild implements Child {
     private readonly remoteAddress: string | undefined,
   ) {
     ({ exited: this.exited, exit: this.exit } = exitSignal());
-    // A client that went away is a normal end; a broken protocol is not.
-    session.onEnded((reason) => this.exit(reason.type === "protocol" || reason.type === "aborted" ? { error: reason } : "normal"));
+    // A client that went away is a normal end; a broken protocol or limit is not.
+    session.onEnded((reason) => this.exit(reason.type === "protocol" || reason.type === "aborted" || reason.type === "limit" ? { error: reason } : "normal"));
   }
 
   static spec(id: string, session: RpcSession, transport: string, remoteAddress: string | undefined): ChildSpec {

@@ -10,6 +10,7 @@
 //   capnweb:supervisor:start_error  { supervisor, path, childId, error }
 //   capnweb:supervisor:restart      { supervisor, path, childId, restarts }
 //   capnweb:supervisor:give_up      { supervisor, path, childId, cause, maxRestarts, maxSeconds }
+//   capnweb:limit:exceeded          { limit, message, error, transport, address }  (session aborted)
 // The supervisor reports are also logged (OTP's crash and supervisor reports): crash, start_error
 // and give_up at error level, restart at info.
 // Publishing checks `hasSubscribers` first, so nobody listening costs a property read. Where the
@@ -20,6 +21,7 @@ import { type Channel, diagnostics } from "../platform/diagnostics.js";
 import { config, onConfig } from "../config.js";
 import { logger } from "../logging.js";
 import type { CapnWebError } from "../protocol/errors.js";
+import { type LimitBreach, observeLimits } from "../protocol/limits.js";
 import { type ReleaseEvent, observeCalls, observeReleases } from "../protocol/ownership.js";
 import { type ExitReason, describeReason } from "../supervisor/child.js";
 import {
@@ -54,6 +56,8 @@ export interface TelemetryMessages {
   "supervisor:restart": RestartReport;
   /** Max restart intensity: the supervisor stopped its children and exited with shutdown. */
   "supervisor:give_up": GiveUpReport;
+  /** A peer broke a limit (`limit` names it) and its session was aborted; `address`: the peer's. */
+  "limit:exceeded": LimitBreach;
 }
 
 export type TelemetryEvent = keyof TelemetryMessages;
@@ -76,6 +80,7 @@ const EVENT_SET: Record<TelemetryEvent, true> = {
   "supervisor:start_error": true,
   "supervisor:restart": true,
   "supervisor:give_up": true,
+  "limit:exceeded": true,
 };
 export const TELEMETRY_EVENTS = Object.keys(EVENT_SET) as TelemetryEvent[];
 
@@ -121,6 +126,12 @@ observeReleases((release) => {
     logger({ component: "capabilities" }).warn(release, "a stub was garbage-collected without release; released it");
   }
   publish("release:sent", release);
+});
+
+observeLimits((breach) => {
+  const { error, ...fields } = breach;
+  logger({ component: "limits" }).warn(fields, "a peer broke a limit; its session was aborted");
+  publish("limit:exceeded", breach);
 });
 
 let callChannels: { start: Channel; stop: Channel; exception: Channel } | undefined;

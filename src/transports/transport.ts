@@ -10,6 +10,11 @@ export interface TransportHandler {
   frame(text: string): void;
   /** The transport is closed for good; `error` is undefined for a clean close we asked for. */
   closed(error: CapnWebError | undefined): void;
+  /**
+   * The peer broke the transport's rules (a binary frame on a text protocol): the session aborts,
+   * telling the peer why. Without it, `closed` is called with the error.
+   */
+  abort?(error: CapnWebError): void;
 }
 
 export interface Transport {

@@ -78,8 +78,8 @@ export class StandardWebSocketTransport implements Transport {
       this.#inbox.frame(event.data);
       return;
     }
-    const error = new CapnWebError("protocol", "Received a binary WebSocket message; Cap'n Web messages are text.");
-    this.close(error);
+    // The session aborts (telling the peer) after the frames before it, as with the `ws` transport.
+    this.#inbox.violation(new CapnWebError("protocol", "Received a binary WebSocket message; Cap'n Web messages are text."));
   };
 
   #onClose = (event: { code: number; reason: string }): void => {

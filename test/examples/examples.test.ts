@@ -60,6 +60,13 @@ const expectations: Record<string, RegExp[]> = {
     /withCapability: released; client \{"imports":1,"exports":1\}, server exports 1/,
     /scope: released; client \{"imports":1,"exports":1\}, server exports 1/,
   ],
+  "limits.ts": [
+    /breach: maxAwaitedAnswers over websocket/,
+    /greedy client: aborted, The peer aborted the session: More than 10 calls await the peer's answer\./,
+    /honest client: square\(12\) = 144/,
+    /cross-site POST: 403/,
+    /closed\./,
+  ],
   "child-management.ts": [
     /children: cache=running indexer=running optional-feature=stopped/,
     /after terminateChild: cache=running indexer=stopped optional-feature=stopped \{"specs":3,"active":1,"supervisors":0,"workers":3\}/,

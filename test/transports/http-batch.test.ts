@@ -244,9 +244,9 @@ describe("HTTP batch server helpers", () => {
     const server = await startServer(echo);
     const big = "x".repeat(64 * 1024);
     const declared = await post(server.url, [big.repeat(17)], big.length * 17);
-    expect(declared).toEqual({ status: 413, body: "Request body too large" });
+    expect(declared).toEqual({ status: 413, body: "Request body too large: over the limit of 1048576 bytes." });
     const chunked = await post(server.url, Array.from({ length: 17 }, () => big));
-    expect(chunked).toEqual({ status: 413, body: "Request body too large" });
+    expect(chunked).toEqual({ status: 413, body: "Request body too large: over the limit of 1048576 bytes." });
     expect(server.requests).toHaveLength(0);
   });
 

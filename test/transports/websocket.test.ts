@@ -165,14 +165,14 @@ describe("WebSocketTransport", () => {
     expect(writes).toHaveLength(3);
   });
 
-  it("delivers text and binary messages as strings, queued until start, then the close", async () => {
+  it("delivers text messages as strings, queued until start, then the close", async () => {
     const server = await startServer();
     const raw = await connectRaw(server.url);
     const { socket } = await server.nextConnection();
     const client = new WebSocketTransport(raw);
 
     socket.send("one");
-    socket.send(Buffer.from("twö"), { binary: true });
+    socket.send(Buffer.from("twö"), { binary: false });
     socket.send("three");
     socket.close(4000, "done");
     await once(raw, "close");
@@ -185,6 +185,30 @@ describe("WebSocketTransport", () => {
     expect(error).toBeInstanceOf(CapnWebError);
     expect(error.type).toBe("disconnected");
     expect(error.message).toBe("Peer closed WebSocket: 4000 done");
+  });
+
+  it("refuses a binary message as capnweb does: the frames before it, then an abort, nothing after", async () => {
+    const server = await startServer();
+    const raw = await connectRaw(server.url);
+    const { socket } = await server.nextConnection();
+    const client = new WebSocketTransport(raw);
+
+    socket.send("one");
+    // Invalid UTF-8 too: ws checks it in text frames only, so it must never be decoded.
+    socket.send(Buffer.from([0x22, 0xff, 0xfe, 0x22]), { binary: true });
+    socket.send("three");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
+    const frames: string[] = [];
+    const aborts: CapnWebError[] = [];
+    const closes: Array<CapnWebError | undefined> = [];
+    client.start({ frame: (text) => frames.push(text), closed: (error) => closes.push(error), abort: (error) => aborts.push(error) });
+    expect(frames).toEqual(["one"]);
+    expect(aborts).toHaveLength(1);
+    expect(aborts[0]!.type).toBe("protocol");
+    expect(aborts[0]!.message).toMatch(/binary WebSocket frame/);
+    expect(closes).toEqual([]);
+    client.close(aborts[0]);
   });
 
   it("closes cleanly with 1000 and reports undefined exactly once", async () => {
