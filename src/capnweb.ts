@@ -22,7 +22,6 @@ export {
   type WebSocketEventLike,
 } from "./compat/transports.js";
 export { serialize, deserialize } from "./compat/serialize.js";
-export { DEFAULT_LIMITS, type Limits as RpcLimits } from "./protocol/limits.js";
-export { DEFAULT_MAX_DEPTH } from "./compat/limits.js";
+export { DEFAULT_LIMITS, DEFAULT_MAX_DEPTH, type RpcLimits } from "./compat/limits.js";
 export type { MessagePortLike } from "./transports/message-port.js";
 export type { Stub, Pipelined } from "./protocol/types.js";
