@@ -65,8 +65,9 @@ async function main() {
   // Timeouts: per call, per session, and the application default.
   const perCall = await CapnWeb.await(api.slow(200), { timeout: 20 });
   console.log(`per call: ${perCall.ok ? "answered" : perCall.error.type}`);
-  const impatient = await CapnWeb.connect<Api>(server.wsUrl, { timeout: 20 });
-  const perSession = await CapnWeb.await(impatient.slow(200));
+  // (The session's timeout also bounds its connect: long enough for a busy machine to connect.)
+  const impatient = await CapnWeb.connect<Api>(server.wsUrl, { timeout: 250 });
+  const perSession = await CapnWeb.await(impatient.slow(1_000));
   console.log(`per session: ${perSession.ok ? "answered" : perSession.error.type}`);
   CapnWeb.configure({ defaultTimeout: 20 });
   const global = await CapnWeb.await(api.slow(200));

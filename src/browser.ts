@@ -100,6 +100,7 @@ export {
   type TargetStopReason,
   type TargetStatus,
   type TargetInspection,
+  type TargetPlace,
 } from "./actors/target-actor.js";
 export { scope, withCapability } from "./actors/scope.js";
 export { restorable, ready, type ReadyOptions } from "./actors/restore.js";
