@@ -108,12 +108,18 @@ export class SessionActor implements Child, RestoreHost {
   /** Calls waiting for a connection (with the `queue` option), released once it is restored. */
   private readonly queue: Waiter[] = [];
   /** `CapnWeb.ready()` callers, told once the session is connected and restored. */
-  private readonly readyWaiters: Waiter[] = [];
+  private readyWaiters: Waiter[] | undefined;
   /** Set from a connection's start until its restorables have answered. */
   private restoring = false;
-  readonly restorables: RestorableSet = new RestorableSet(this);
-  private readonly targets = new Set<TargetActor>();
-  private readonly watchers = new Set<(event: SessionEvent) => void>();
+  // Made on first use, like the sets below: most sessions never hold any (heap per session).
+  private restorableSet: RestorableSet | undefined;
+  private targets: Set<TargetActor> | undefined;
+  private watchers: Set<(event: SessionEvent) => void> | undefined;
+
+  /** This session's restorables. */
+  get restorables(): RestorableSet {
+    return (this.restorableSet ??= new RestorableSet(this));
+  }
   private ended = false;
   private stopping = false;
   private readonly startedAt = Date.now();
@@ -237,7 +243,8 @@ export class SessionActor implements Child, RestoreHost {
     sessionActorOfConnection.set(connection.session, this);
     logger({ session: this.label }).info({ url: this.options.url }, "connected");
     publish("connection:up", { name: this.label, url: this.options.url });
-    if (this.restorables.size === 0) {
+    const restorables = this.restorableSet;
+    if (restorables === undefined || restorables.size === 0) {
       this.finishConnecting(true);
       return;
     }
@@ -247,7 +254,7 @@ export class SessionActor implements Child, RestoreHost {
     // as the application built it.
     this.restoring = true;
     const startedAt = performance.now();
-    const restored = this.restorables.restoreAll(this.root);
+    const restored = restorables.restoreAll(this.root);
     this.flushQueue();
     restored.then(({ restored, failed }) => {
       if (this.connection !== connection || this.ended) return;
@@ -267,7 +274,7 @@ export class SessionActor implements Child, RestoreHost {
   /** Releases the queue (if not yet), then ready() callers and watchers, then runs onConnect. */
   private finishConnecting(inMachineAction: boolean): void {
     this.flushQueue();
-    for (const waiter of this.readyWaiters.splice(0)) settleWaiter(waiter);
+    for (const waiter of this.readyWaiters?.splice(0) ?? []) settleWaiter(waiter);
     this.notify("ready");
     const hook = this.options.onConnect;
     if (!hook) return;
@@ -298,27 +305,29 @@ export class SessionActor implements Child, RestoreHost {
 
   /** Resolves once the session is connected and its restorables have answered. */
   whenReady(timeout?: number): Promise<void> {
-    if (this.isReady) return this.restorables.settled();
+    if (this.isReady) return this.restorableSet?.settled() ?? Promise.resolve();
     if (this.ended) return Promise.reject(new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`));
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, timer: undefined };
       if (timeout !== undefined) {
         waiter.timer = setTimeout(() => {
-          removeWaiter(this.readyWaiters, waiter);
+          removeWaiter(this.readyWaiters!, waiter);
           reject(new CapnWebError("timeout", `Session ${this.options.url} was not ready within ${timeout} ms.`));
         }, timeout);
       }
-      this.readyWaiters.push(waiter);
+      (this.readyWaiters ??= []).push(waiter);
     });
   }
 
   /** Tells `watcher` of every ready, drop and end from now on; returns the way to stop. */
   watch(watcher: (event: SessionEvent) => void): () => void {
-    this.watchers.add(watcher);
-    return () => this.watchers.delete(watcher);
+    const watchers = (this.watchers ??= new Set());
+    watchers.add(watcher);
+    return () => watchers.delete(watcher);
   }
 
   private notify(event: SessionEvent): void {
+    if (!this.watchers) return;
     for (const watcher of [...this.watchers]) {
       try {
         watcher(event);
@@ -339,8 +348,9 @@ export class SessionActor implements Child, RestoreHost {
       target.stop("session-ended");
       return;
     }
-    this.targets.add(target);
-    target.onStop(() => this.targets.delete(target));
+    const targets = (this.targets ??= new Set());
+    targets.add(target);
+    target.onStop(() => targets.delete(target));
   }
 
   /**
@@ -359,7 +369,7 @@ export class SessionActor implements Child, RestoreHost {
   private announceDisconnected(reason: string): void {
     const error = this.lastDropReason ?? new CapnWebError("disconnected", reason);
     this.restoring = false;
-    this.restorables.connectionEnded();
+    this.restorableSet?.connectionEnded();
     this.notify("dropped");
     logger({ session: this.label }).warn({ url: this.options.url, reason: error.message }, "disconnected");
     publish("connection:down", { name: this.label, url: this.options.url, error });
@@ -443,15 +453,20 @@ export class SessionActor implements Child, RestoreHost {
     const failure = typeof reason === "object" && "error" in reason ? reason.error : undefined;
     if (failure !== undefined) logger({ session: this.label }).error({ err: failure }, "session ended abnormally");
     this.closeConnection();
-    const stopped = new CapnWebError("disconnected", `Session ${this.options.url} has stopped.`);
-    for (const waiter of [...this.queue.splice(0), ...this.readyWaiters.splice(0)]) {
-      clearTimeout(waiter.timer);
-      waiter.reject(stopped);
+    // Made only for someone to tell, and without a stack: a stop of many sessions at once
+    // must not pay a stack capture for each.
+    const waiting = this.readyWaiters ? [...this.queue.splice(0), ...this.readyWaiters.splice(0)] : this.queue.splice(0);
+    if (waiting.length > 0 || this.restorableSet) {
+      const stopped = CapnWebError.ofLifecycle("disconnected", `Session ${this.options.url} has stopped.`);
+      for (const waiter of waiting) {
+        clearTimeout(waiter.timer);
+        waiter.reject(stopped);
+      }
+      this.restorableSet?.sessionEnded(stopped);
     }
-    this.restorables.sessionEnded(stopped);
-    for (const target of [...this.targets]) target.stop("session-ended");
+    if (this.targets) for (const target of [...this.targets]) target.stop("session-ended");
     this.notify("ended");
-    this.watchers.clear();
+    this.watchers?.clear();
     stopSessionActor(this.actor);
     this.settleFirstOutcome(failure);
     this.exit(reason);
@@ -474,8 +489,8 @@ export class SessionActor implements Child, RestoreHost {
       tables: this.stats(),
       callsInFlight: this.callsInFlight,
       queued: this.queue.length,
-      targets: [...this.targets].map((target) => target.inspect()),
-      restorables: this.restorables.inspect(),
+      targets: [...(this.targets ?? [])].map((target) => target.inspect()),
+      restorables: this.restorableSet?.inspect() ?? [],
     };
   }
 }
