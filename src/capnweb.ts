@@ -23,5 +23,7 @@ export {
 } from "./compat/transports.js";
 export { serialize, deserialize } from "./compat/serialize.js";
 export { DEFAULT_LIMITS, DEFAULT_MAX_DEPTH, type RpcLimits } from "./compat/limits.js";
+// The session options take our limits too (capnweb's three and the rest: tables, buffers, timeouts).
+export type { Limits } from "./protocol/limits.js";
 export type { MessagePortLike } from "./transports/message-port.js";
 export type { Stub, Pipelined } from "./protocol/types.js";
