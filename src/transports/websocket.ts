@@ -223,8 +223,15 @@ export class WebSocketTransport implements Transport {
     const group = typeof intervalOrGroup === "number" ? (intervalOrGroup > 0 ? new Heartbeat(intervalOrGroup) : undefined) : intervalOrGroup;
     if (!group) return;
     this.#heartbeat = group;
+    // Where `ws` has no socket whose bytes can be counted (Bun's built-in `ws`), pongs are counted.
+    if ((this.#socket as unknown as { _socket?: unknown })._socket === undefined) this.#socket.on("pong", this.#onPong);
     group.add(this);
   }
+
+  #pongs = 0;
+  #onPong = (): void => {
+    this.#pongs++;
+  };
 
   /** One beat of the heartbeat: the end of a silent or stuck peer, or the next ping. */
   beat(intervalMs: number): void {
@@ -244,7 +251,8 @@ export class WebSocketTransport implements Transport {
     this.#flushedAtBeat = -1;
     // Anything read since the ping (its pong, or any other frame) shows the peer is there: the
     // byte count says so without a listener per socket.
-    const read = (this.#socket as unknown as { _socket?: { bytesRead: number } })._socket?.bytesRead ?? 0;
+    const raw = (this.#socket as unknown as { _socket?: { bytesRead: number } })._socket;
+    const read = raw ? raw.bytesRead : this.#pongs + this.#messages;
     if (this.#readAtPing === read) {
       this.#end(new CapnWebError("disconnected", `No answer to a WebSocket ping within ${intervalMs} ms: the connection is gone.`));
       return;
@@ -279,7 +287,8 @@ export class WebSocketTransport implements Transport {
   #isMidMessage(): boolean {
     // ws keeps no public record of a message being received; its receiver's does.
     const receiver = (this.#socket as unknown as { _receiver?: { _fragments?: unknown[]; _totalPayloadLength?: number } })._receiver;
-    return receiver !== undefined && ((receiver._fragments?.length ?? 0) > 0 || (receiver._totalPayloadLength ?? 0) > 0);
+    // (Bun's built-in `ws` has no receiver: there the check is skipped.)
+    return receiver != null && ((receiver._fragments?.length ?? 0) > 0 || (receiver._totalPayloadLength ?? 0) > 0);
   }
 
   #stopHeartbeat(): void {
