@@ -22,6 +22,7 @@
 // Children live in a Map, in start order, so adding or removing one costs the same at the
 // 10,000th child as at the first.
 
+import { nextMacrotask } from "../platform/macrotask.js";
 import { supervisorStandIn, stopTreeActor } from "./inspection-actors.js";
 import type { AnyActorRef } from "xstate";
 import {
@@ -115,8 +116,7 @@ class Entry {
 }
 
 /** A task for the next turn of the event loop, after timers and I/O that are due. */
-const later: (task: () => void) => void =
-  typeof setImmediate === "function" ? (task) => void setImmediate(task) : (task) => void setTimeout(task, 0);
+const later = nextMacrotask;
 
 const now = (): number => performance.now();
 

@@ -5,6 +5,7 @@
 // expensive frames cannot stall every other session on the process.
 
 import { CapnWebError } from "../protocol/errors.js";
+import { nextMacrotask } from "../platform/macrotask.js";
 import type { TransportHandler } from "./transport.js";
 
 /** Handler time after which the frames still to come wait for a later event-loop turn. */
@@ -17,8 +18,7 @@ export interface InboxFlow {
   resume(): void;
 }
 
-const nextTurn: (callback: () => void) => void =
-  typeof setImmediate === "function" ? (callback) => void setImmediate(callback) : (callback) => void setTimeout(callback, 0);
+const nextTurn = nextMacrotask;
 const now = (): number => performance.now();
 
 // Handler time spent in the current turn, by all inboxes together: it is the process's turn that
