@@ -264,17 +264,12 @@ export function isStub(value: unknown): boolean {
 
 /**
  * Takes over the reference behind a stub the application just made (a call's result): the hook
- * is the caller's now, and the stub is left released. A path stub gives a new reference to the
- * value at its path. Undefined for anything that is not a stub.
+ * is the caller's now, and the stub is left released (see takeStubHook). Undefined for anything
+ * that is not a stub.
  */
 export function takeHook(value: unknown): Hook | undefined {
   const view = stubViewOf(value);
-  if (!view) return undefined;
-  if (view.path.length > 0 || view.root.borrowed) return view.liveHook().get(view.path);
-  const hook = view.liveHook();
-  view.root.hook = undefined;
-  finalizer.unregister(view.root);
-  return hook;
+  return view ? takeStubHook(view) : undefined;
 }
 
 /** Releases the reference a stub owns. Path stubs own none; releasing one does nothing. */
