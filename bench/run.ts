@@ -33,10 +33,11 @@ import { supervision } from "./workloads/supervision.js";
 import { reconnect, type ReconnectResult } from "./workloads/reconnect.js";
 import { restore, type RestoreResult } from "./workloads/restore.js";
 import { bundleSize, type BundleResult } from "./workloads/bundle.js";
+import { type MemorySample, SLOW_READER_DELAY_MS, SLOW_READER_OFFERED_CHUNKS, type StreamsResult, streams } from "./workloads/streams.js";
 import type { SupervisionResult } from "./supervision.js";
 import { SESSION_KINDS, type SessionKind } from "./lib/sessions.js";
 
-const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "heap", "supervision", "reconnect", "restore", "bundle"] as const;
+const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "heap", "supervision", "reconnect", "restore", "bundle", "streams"] as const;
 type WorkloadName = (typeof WORKLOADS)[number];
 
 const args = process.argv.slice(2);
@@ -68,7 +69,8 @@ const RPC_WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", 
 type RpcWorkload = (typeof RPC_WORKLOADS)[number];
 const TWO_PROCESS_WORKLOADS: RpcWorkload[] = mode === "two" ? [...RPC_WORKLOADS] : ["sequential", "in-flight", "pipeline", "callbacks"];
 
-const serverFlags = args.includes("--server-cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${REPO}bench/results/prof`] : [];
+// --expose-gc: the streams' slow reader asks the server process what it holds after a collection.
+const serverFlags = ["--expose-gc", ...(args.includes("--server-cpu-prof") ? ["--cpu-prof", `--cpu-prof-dir=${REPO}bench/results/prof`] : [])];
 const serverChild = spawnTs("bench/server-child.ts", [], serverFlags);
 const {
   urls: childUrls,
@@ -133,6 +135,23 @@ let supervisionResult: SupervisionResult[] | undefined;
 let reconnectResult: ReconnectResult | undefined;
 let restoreResult: RestoreResult[] | undefined;
 let bundleResult: BundleResult | undefined;
+let streamsResult: StreamsResult | undefined;
+
+const serverMemory = (): Promise<MemorySample> => {
+  serverChild.send({ type: "memory" });
+  return nextMessage<MemorySample>(serverChild, (m) => m.type === "memory");
+};
+
+/** Streams run against the server process: the slow reader measures the writer's memory there. */
+async function streamsPass(): Promise<StreamsResult> {
+  const ctx: Context = { urls: childUrls, pairs: await openPairs(childUrls), raw: await RawClient.open(childUrls.raw.wsUrl), timing };
+  try {
+    return await streams(ctx, serverMemory, quick);
+  } finally {
+    closePairs(ctx.pairs);
+    ctx.raw.close();
+  }
+}
 
 try {
   const oneNames = mode === "two" ? [] : RPC_WORKLOADS.filter(selected);
@@ -167,6 +186,10 @@ try {
   if (selected("bundle")) {
     progress("browser bundle");
     bundleResult = await bundleSize();
+  }
+  if (selected("streams")) {
+    progress("streams (two processes: throughput, then a slow reader)");
+    streamsResult = await streamsPass();
   }
 } finally {
   serverChild.send({ type: "close" });
@@ -210,7 +233,7 @@ function ratiosOf(pass: Pass | undefined) {
 const fmtRatio = (x: number | undefined) => (x === undefined ? "–" : `${x.toFixed(2)}×`);
 const fmtInt = (x: number) => Math.round(x).toLocaleString("en-US");
 const fmtMs = (x: number) => (x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(0));
-const fmtBytes = (x: number) => (Math.abs(x) >= 1024 ? `${(x / 1024).toFixed(1)} KiB` : `${Math.round(x)} B`);
+const fmtBytes = (x: number) => (Math.abs(x) >= 1024 * 1024 ? `${(x / 1024 / 1024).toFixed(1)} MiB` : Math.abs(x) >= 1024 ? `${(x / 1024).toFixed(1)} KiB` : `${Math.round(x)} B`);
 function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(" | ")} |`, `| ${header.map((_, i) => (i === 0 ? "---" : "---:")).join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
@@ -376,6 +399,49 @@ if (bundleResult) {
   out.push(`Ours by part (minified): ${Object.entries(b.oursByPart).sort((x, y) => y[1] - x[1]).map(([part, bytes]) => `${part} ${kb(bytes)}`).join(", ")}.`);
 }
 
+if (streamsResult) {
+  const r = streamsResult;
+  out.push("");
+  out.push(
+    "**Streams** (two processes: the servers in theirs, the clients here; 64 KiB chunks; ratios of MB/s, > 1: the first is faster; " +
+      "raw ws: the same bytes as binary frames from the raw server, the limit of every row)",
+  );
+  out.push("");
+  const shown = RATIOS.filter((x) => r.throughput.some((w) => ratio(w.figures, x.of) !== undefined));
+  out.push(table(["Workload", ...shown.map((x) => x.name)], r.throughput.map((w) => [w.title, ...shown.map((x) => fmtRatio(ratio(w.figures, x.of)))])));
+  const columns = [...PAIR_ORDER.map(([c, s]) => `${c}→${s}`), RAW];
+  out.push("");
+  out.push(
+    table(
+      ["MB/s (median)", ...columns],
+      r.throughput.map((w) => [w.title, ...columns.map((c) => (w.figures[c] ? `${w.figures[c]!.opsPerSec.toFixed(1)} ±${Math.round((w.figures[c]!.spread * 100) / 2)}%` : "–"))]),
+    ),
+  );
+  if (r.slowReader.length) {
+    out.push("");
+    out.push(
+      `**Stream with a slow reader** (the server writes, offering ${SLOW_READER_OFFERED_CHUNKS.toLocaleString("en-US")} chunks of 64 KiB; the client takes 1 chunk per ${SLOW_READER_DELAY_MS} ms; ` +
+        "on the writer's side: the most its source had produced beyond what the reader had consumed, and its process's growth after gc)",
+    );
+    out.push("");
+    const capnweb = r.slowReader.find((x) => x.pair === "capnweb→capnweb");
+    out.push(
+      table(
+        ["Pair", "chunks read", "produced − consumed, max", "heap + external growth, max", "RSS growth, max", "ahead ÷ capnweb→capnweb"],
+        r.slowReader.map((x) => [
+          x.pair,
+          fmtInt(x.chunksRead),
+          fmtBytes(x.maxAheadBytes),
+          fmtBytes(x.maxHeapGrowth),
+          fmtBytes(x.maxRssGrowth),
+          capnweb ? fmtRatio(x.maxAheadBytes / capnweb.maxAheadBytes) : "–",
+        ]),
+      ),
+    );
+  }
+  for (const [name, why] of Object.entries(r.failures)) out.push("", `Left out: ${name}: ${why}`);
+}
+
 function absoluteTable(pass: Pass, name: string): void {
   const columns = ["ours→ours", "capnweb→capnweb", "ours→capnweb", "capnweb→ours", RAW];
   out.push("");
@@ -432,6 +498,7 @@ const json = {
   reconnect: reconnectResult ?? null,
   restore: restoreResult ?? null,
   bundle: bundleResult ?? null,
+  streams: streamsResult ?? null,
   markdown,
 };
 mkdirSync(new URL("./results/", import.meta.url), { recursive: true });

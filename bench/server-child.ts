@@ -2,7 +2,7 @@
 // alone, each side has a core, and 10,000 sessions need 10,000 fds here and 10,000 there):
 // starts ours, capnweb's and the raw echo server, and in front of each a proxy that adds network
 // latency (here too, so that forwarding costs the client process nothing); reports all their URLs
-// over IPC, and closes them when told to.
+// over IPC, reports its memory when asked (for the streams' slow reader), and closes them when told to.
 
 import { startAll, type ServerUrls } from "./servers.js";
 import { type LatencyProxy, startLatencyProxy } from "./lib/latency-proxy.js";
@@ -20,8 +20,14 @@ for (const [impl, urls] of Object.entries(servers.urls) as [keyof ServerUrls, Se
   const swap = (url: string) => url.replace(`:${target.port}`, `:${proxy.port}`);
   delayedUrls[impl] = { wsUrl: swap(urls.wsUrl), url: swap(urls.url) };
 }
+const gc = (globalThis as { gc?: () => void }).gc;
 process.on("message", async (message: { type: string }) => {
-  if (message.type === "close") {
+  if (message.type === "memory") {
+    // What the servers hold, not what they have left for the collector (run with --expose-gc).
+    gc?.();
+    const { heapUsed, external, rss } = process.memoryUsage();
+    process.send!({ type: "memory", heapUsed, external, rss, collected: gc !== undefined });
+  } else if (message.type === "close") {
     await Promise.all(proxies.map((p) => p.close()));
     await servers.close();
     process.exit(0);

@@ -8,6 +8,12 @@
 //   users().get(id).profile().name()  "user-<id>" (three objects by reference, then a string)
 //   generateArray(n)                [0, 1, ..., n-1]
 //   callFunction(cb, i)             await cb(i): a call back into the client
+//   download(bytes)                 a ReadableStream of `bytes` in 64 KiB chunks (pulled: made on demand)
+//   produced()                      bytes the last download's source has handed out so far
+//   fill(writable, bytes)           writes `bytes` in 64 KiB chunks into the client's WritableStream
+//   consume(readable)               reads the client's ReadableStream to its end; the byte count
+// The raw echo server answers the text frame `stream <bytes>` with `bytes` in 64 KiB binary
+// frames, then the text frame `end`.
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -15,6 +21,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import { RpcTarget, newWebSocketRpcSession, nodeHttpBatchRpcResponse } from "capnweb";
 import { CapnWeb } from "./lib/library.js";
 import type { Stub } from "../src/index.js";
+import { CHUNK_BYTES, type CountingSource, countingSource, drain, writeAll } from "../test/shared/byte-streams.js";
 
 // capnweb's client looks for the global WebSocket (Node 20 has none).
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
@@ -28,6 +35,29 @@ export interface BenchApi {
   users(): { get(id: number): { profile(): { name(): string } } };
   generateArray(n: number): number[];
   callFunction(cb: (i: number) => number, i: number): number;
+  download(bytes: number): ReadableStream<Uint8Array>;
+  produced(): number;
+  fill(writable: WritableStream<Uint8Array>, bytes: number): number;
+  consume(readable: ReadableStream<Uint8Array>): number;
+}
+
+/** The stream methods, the same for both servers (each main object, one per connection, has one). */
+class StreamWork {
+  private last: CountingSource | undefined;
+  download(bytes: number): ReadableStream<Uint8Array> {
+    this.last = countingSource(bytes, { content: "fixed" });
+    return this.last.stream;
+  }
+  produced(): number {
+    return this.last?.produced() ?? 0;
+  }
+  async fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<number> {
+    await writeAll(writable, bytes, { content: "fixed" });
+    return bytes;
+  }
+  async consume(readable: ReadableStream<Uint8Array>): Promise<number> {
+    return (await drain(readable, { hash: false })).bytes;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -55,6 +85,19 @@ class CwUsers extends RpcTarget {
   }
 }
 export class CwApi extends RpcTarget {
+  readonly #streams = new StreamWork();
+  download(bytes: number): ReadableStream<Uint8Array> {
+    return this.#streams.download(bytes);
+  }
+  produced(): number {
+    return this.#streams.produced();
+  }
+  fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<number> {
+    return this.#streams.fill(writable, bytes);
+  }
+  consume(readable: ReadableStream<Uint8Array>): Promise<number> {
+    return this.#streams.consume(readable);
+  }
   square(i: number): number {
     return i * i;
   }
@@ -98,6 +141,19 @@ class OurUsers extends CapnWeb.Target {
   }
 }
 export class OurApi extends CapnWeb.Target {
+  readonly #streams = new StreamWork();
+  download(bytes: number): ReadableStream<Uint8Array> {
+    return this.#streams.download(bytes);
+  }
+  produced(): number {
+    return this.#streams.produced();
+  }
+  fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<number> {
+    return this.#streams.fill(writable, bytes);
+  }
+  consume(readable: ReadableStream<Uint8Array>): Promise<number> {
+    return this.#streams.consume(readable);
+  }
   square(i: number): number {
     return i * i;
   }
@@ -176,7 +232,11 @@ export async function startRawServer(port = 0): Promise<RunningServer> {
   const http = createServer((_request, response) => response.writeHead(426).end());
   const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
   wss.on("connection", (ws) => {
-    ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on("message", (data, isBinary) => {
+      const command = !isBinary && (data as Buffer).length < 32 ? String(data) : "";
+      if (command.startsWith("stream ")) void rawStream(ws, Number(command.slice(7)));
+      else ws.send(data, { binary: isBinary });
+    });
   });
   const actual = await listen(http, port);
   return {
@@ -190,6 +250,17 @@ export async function startRawServer(port = 0): Promise<RunningServer> {
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
+}
+
+/** Raw ws's limit for a stream: binary frames as fast as the socket drains (4 MiB buffered at most). */
+async function rawStream(ws: WebSocket, bytes: number): Promise<void> {
+  const chunk = Buffer.alloc(CHUNK_BYTES);
+  for (let sent = 0; sent < bytes; sent += CHUNK_BYTES) {
+    const frame = bytes - sent >= CHUNK_BYTES ? chunk : chunk.subarray(0, bytes - sent);
+    if (ws.bufferedAmount < 4 * 1024 * 1024) ws.send(frame, { binary: true });
+    else await new Promise<void>((resolve, reject) => ws.send(frame, { binary: true }, (error) => (error ? reject(error) : resolve())));
+  }
+  ws.send("end");
 }
 
 export function startServer(impl: Impl | "raw", port = 0): Promise<RunningServer> {

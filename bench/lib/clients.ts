@@ -70,9 +70,20 @@ export function closePairs(pairs: Pair[]): void {
 export class RawClient {
   private remaining = 0;
   private done: (() => void) | undefined;
+  /** While a download runs: its byte count, and what to call on its `end` frame. */
+  private downloading: { bytes: number; end(bytes: number): void } | undefined;
 
   private constructor(readonly socket: WebSocket) {
-    socket.on("message", () => {
+    socket.on("message", (data: Buffer, isBinary: boolean) => {
+      const download = this.downloading;
+      if (download) {
+        if (isBinary) download.bytes += data.length;
+        else {
+          this.downloading = undefined;
+          download.end(download.bytes);
+        }
+        return;
+      }
       if (--this.remaining === 0) {
         const done = this.done;
         this.done = undefined;
@@ -96,6 +107,14 @@ export class RawClient {
       this.remaining = count;
       this.done = resolve;
       for (let i = 0; i < count; i++) this.socket.send(data);
+    });
+  }
+
+  /** Asks the raw server for `bytes` in binary frames; resolves with the bytes received at its `end`. */
+  download(bytes: number): Promise<number> {
+    return new Promise((end) => {
+      this.downloading = { bytes: 0, end };
+      this.socket.send(`stream ${bytes}`);
     });
   }
 

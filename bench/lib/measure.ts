@@ -80,7 +80,7 @@ async function timedRun(c: Case, chunk: number, runMs: number): Promise<number> 
   return (ops * 1000) / elapsed;
 }
 
-function orderFor(round: number, count: number): number[] {
+export function orderFor(round: number, count: number): number[] {
   const rotated = Array.from({ length: count }, (_, i) => (i + round) % count);
   return round % 2 === 0 ? rotated : rotated.reverse();
 }

@@ -1,0 +1,161 @@
+// 13. Streams, two processes (the servers in the server process, the clients here):
+//   throughput  100 MiB in 64 KiB chunks, three ways: a ReadableStream the server returns
+//               (download), a WritableStream the client passes and the server fills (writable),
+//               a ReadableStream the client passes and the server reads (upload); MB/s for the
+//               four pairs and, as the limit, raw `ws` sending the same bytes as binary frames.
+//               capnweb's wire carries bytes as base64 inside JSON text, so every RPC figure
+//               pays a third more bytes and the encoding; raw ws pays neither.
+//   slow reader the server (writer) offers 10,000 chunks, the client takes 1 per 10 ms; measured
+//               on the writer's side: the most bytes its source had produced beyond what the
+//               reader had consumed, and its heap (heapUsed + external, after gc) and RSS growth.
+//
+// A case that fails (our side before it carries streams) is left out and its error reported.
+
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Context, RAW, type WorkloadResult } from "../lib/context.js";
+import { type Measured, median, orderFor } from "../lib/measure.js";
+import type { Pair } from "../lib/clients.js";
+import { CHUNK_BYTES, MiB, countingSink, countingSource, drain } from "../../test/shared/byte-streams.js";
+
+export const STREAM_BYTES = 100 * MiB;
+const WARMUP_BYTES = 16 * MiB;
+export const SLOW_READER_OFFERED_CHUNKS = 10_000;
+export const SLOW_READER_DELAY_MS = 10;
+
+/** What the server process reports of its memory (after gc when it has one). */
+export interface MemorySample {
+  heapUsed: number;
+  external: number;
+  rss: number;
+}
+
+export type StreamDirection = "download" | "writable" | "upload";
+const DIRECTIONS: Record<StreamDirection, { title: string; run(api: any, bytes: number): Promise<number> }> = {
+  download: {
+    title: "Stream 100 MiB: ReadableStream returned by the server",
+    async run(api, bytes) {
+      return (await drain(await api.download(bytes), { hash: false })).bytes;
+    },
+  },
+  writable: {
+    title: "Stream 100 MiB: WritableStream passed to the server",
+    async run(api, bytes) {
+      const sink = countingSink({ hash: false });
+      await api.fill(sink.stream, bytes);
+      return (await sink.closed).bytes;
+    },
+  },
+  upload: {
+    title: "Stream 100 MiB: ReadableStream passed to the server",
+    async run(api, bytes) {
+      return await api.consume(countingSource(bytes, { content: "fixed" }).stream);
+    },
+  },
+};
+
+interface StreamCase {
+  name: string;
+  /** Moves `bytes`; resolves with the bytes that arrived. */
+  run(bytes: number): Promise<number>;
+}
+
+export interface StreamsResult {
+  throughput: WorkloadResult[];
+  slowReader: SlowReaderResult[];
+  /** Cases left out, by name: why they failed. */
+  failures: Record<string, string>;
+}
+
+export interface SlowReaderResult {
+  pair: string;
+  chunksRead: number;
+  /** The most the writer's source had produced beyond what the reader had consumed, bytes. */
+  maxAheadBytes: number;
+  /** Growth of the writer process's heapUsed + external (after gc) over its baseline, the most seen. */
+  maxHeapGrowth: number;
+  maxRssGrowth: number;
+}
+
+const errorText = (error: unknown) => (error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+
+async function timedMBps(c: StreamCase, bytes: number): Promise<number> {
+  const start = performance.now();
+  const got = await c.run(bytes);
+  const seconds = (performance.now() - start) / 1000;
+  if (got !== bytes) throw new Error(`${c.name}: ${got} of ${bytes} bytes arrived`);
+  return bytes / 1e6 / seconds;
+}
+
+/** Warm-up, then `runs` transfers per case interleaved in alternating order; the median MB/s. */
+async function measureStreams(cases: StreamCase[], runs: number, bytes: number, failures: Record<string, string>, prefix: string): Promise<Record<string, Measured>> {
+  const working: StreamCase[] = [];
+  for (const c of cases) {
+    try {
+      await timedMBps(c, WARMUP_BYTES);
+      working.push(c);
+    } catch (error) {
+      failures[`${prefix} ${c.name}`] = errorText(error);
+    }
+  }
+  const samples = working.map((): number[] => []);
+  for (let round = 0; round < runs; round++) {
+    for (const index of orderFor(round, working.length)) samples[index]!.push(await timedMBps(working[index]!, bytes));
+  }
+  return Object.fromEntries(
+    working.map((c, i) => {
+      const mbps = median(samples[i]!);
+      const m: Measured = { name: c.name, opsPerSec: mbps, msPerOp: 1000 / mbps, chunk: 1, runs: samples[i]!, spread: (Math.max(...samples[i]!) - Math.min(...samples[i]!)) / mbps };
+      return [c.name, m];
+    }),
+  );
+}
+
+/** The slow reader against one pair: reads 1 chunk per 10 ms for `chunks` chunks of an offer of 10,000, then cancels. */
+async function slowReader(pair: Pair, chunks: number, serverMemory: () => Promise<MemorySample>): Promise<SlowReaderResult> {
+  const held = (m: MemorySample) => m.heapUsed + m.external;
+  const baseline = await serverMemory();
+  let maxAheadBytes = 0;
+  let maxHeapGrowth = 0;
+  let maxRssGrowth = 0;
+  const stream: ReadableStream<Uint8Array> = await pair.api.download(SLOW_READER_OFFERED_CHUNKS * CHUNK_BYTES);
+  const read = await drain(stream, {
+    hash: false,
+    delayMs: SLOW_READER_DELAY_MS,
+    maxChunks: chunks,
+    async onChunk(consumed, n) {
+      if (n % 25 !== 0) return;
+      // Taken on the server after `consumed` was read here: an upper bound of what it holds ahead.
+      const produced: number = await pair.api.produced();
+      maxAheadBytes = Math.max(maxAheadBytes, produced - consumed);
+      const m = await serverMemory();
+      maxHeapGrowth = Math.max(maxHeapGrowth, held(m) - held(baseline));
+      maxRssGrowth = Math.max(maxRssGrowth, m.rss - baseline.rss);
+    },
+  });
+  // Let the cancel reach the writer before the next pair's baseline.
+  await sleep(50);
+  return { pair: pair.label, chunksRead: read.chunks, maxAheadBytes, maxHeapGrowth, maxRssGrowth };
+}
+
+export async function streams(ctx: Context, serverMemory: () => Promise<MemorySample>, quick = false): Promise<StreamsResult> {
+  const failures: Record<string, string> = {};
+  const runs = quick ? 1 : 3;
+  const bytes = quick ? 32 * MiB : STREAM_BYTES;
+  const throughput: WorkloadResult[] = [];
+  for (const [direction, d] of Object.entries(DIRECTIONS) as [StreamDirection, (typeof DIRECTIONS)[StreamDirection]][]) {
+    const cases: StreamCase[] = ctx.pairs.map((pair) => ({ name: pair.label, run: (n) => d.run(pair.api, n) }));
+    cases.push({ name: RAW, run: (n) => ctx.raw.download(n) });
+    const figures = await measureStreams(cases, runs, bytes, failures, direction);
+    throughput.push({ id: `stream-${direction}`, title: quick ? d.title.replace("100 MiB", "32 MiB") : d.title, unit: "MB", figures });
+  }
+  const slow: SlowReaderResult[] = [];
+  for (const pair of ctx.pairs) {
+    try {
+      slow.push(await slowReader(pair, quick ? 100 : 300, serverMemory));
+    } catch (error) {
+      failures[`slow reader ${pair.label}`] = errorText(error);
+    }
+  }
+  return { throughput, slowReader: slow, failures };
+}
