@@ -9,6 +9,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 export const MiB = 1024 * 1024;
 export const CHUNK_BYTES = 64 * 1024;
 
+export const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+
 export interface CountingSource {
   stream: ReadableStream<Uint8Array>;
   /** Bytes the stream has handed to whoever reads it so far. */

@@ -1,0 +1,132 @@
+// The main object both servers (ours and capnweb 0.12's) offer in the stream interop suites: the
+// same methods, the same bookkeeping, so a test reads the same whichever implementation serves.
+// StreamService keeps what the server saw (sources it made, digests of what it read) so a test
+// can compare both ends of every stream.
+
+import { RpcTarget } from "capnweb";
+import * as CapnWeb from "../../src/index.js";
+import { type CountingSource, type Drained, countingSource, drain, sha256, writeAll } from "../shared/byte-streams.js";
+
+export interface ResponseInfo {
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: string;
+}
+
+export interface BlobInfo {
+  type: string;
+  size: number;
+  sha256: string;
+}
+
+/** What a client sees of either server. */
+export interface StreamApi {
+  download(bytes: number): ReadableStream<Uint8Array>;
+  /** sha256 of everything the last download produced (once it has closed). */
+  downloadDigest(): string;
+  produced(): number;
+  upload(readable: ReadableStream<Uint8Array>): Drained;
+  /** Writes `bytes` of random content into the client's stream and closes it; their sha256. */
+  fill(writable: WritableStream<Uint8Array>, bytes: number): string;
+  blob(text: string, type: string): Blob;
+  describeBlob(blob: Blob): BlobInfo;
+  response(status: number, headers: Array<[string, string]>, body: string): Response;
+  describeResponse(response: Response): ResponseInfo;
+  /** Starts reading the client's stream into the server and answers at once; see `uploadEnded`. */
+  startUpload(readable: ReadableStream<Uint8Array>): null;
+}
+
+export async function describeResponse(response: Response): Promise<ResponseInfo> {
+  return { status: response.status, statusText: response.statusText, headers: [...response.headers], body: await response.text() };
+}
+
+export async function describeBlob(blob: Blob): Promise<BlobInfo> {
+  return { type: blob.type, size: blob.size, sha256: sha256(new Uint8Array(await blob.arrayBuffer())) };
+}
+
+export class StreamService {
+  sources: CountingSource[] = [];
+  /** How the stream `startUpload` reads ends: what it read, or why it failed. */
+  uploadEnded: Promise<Drained> | undefined;
+  uploadRead = 0;
+
+  download(bytes: number): ReadableStream<Uint8Array> {
+    const source = countingSource(bytes);
+    this.sources.push(source);
+    return source.stream;
+  }
+  downloadDigest(): string {
+    return this.sources[this.sources.length - 1]!.digest();
+  }
+  produced(): number {
+    return this.sources[this.sources.length - 1]?.produced() ?? 0;
+  }
+  upload(readable: ReadableStream<Uint8Array>): Promise<Drained> {
+    return drain(readable);
+  }
+  fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<string> {
+    return writeAll(writable, bytes);
+  }
+  blob(text: string, type: string): Blob {
+    return new Blob([text], { type });
+  }
+  response(status: number, headers: Array<[string, string]>, body: string): Response {
+    return new Response(body, { status, headers });
+  }
+  startUpload(readable: ReadableStream<Uint8Array>): null {
+    this.uploadEnded = drain(readable, { onChunk: (bytes) => void (this.uploadRead = bytes) });
+    this.uploadEnded.catch(() => {});
+    return null;
+  }
+}
+
+const services = new WeakMap<object, StreamService>();
+const serviceOf = (api: object) => services.get(api)!;
+
+/** The server object of either implementation: `Base` is capnweb's RpcTarget or our Target. */
+function streamApiOn<Base extends new (...args: any[]) => object>(base: Base) {
+  return class extends base {
+    download(bytes: number) {
+      return serviceOf(this).download(bytes);
+    }
+    downloadDigest() {
+      return serviceOf(this).downloadDigest();
+    }
+    produced() {
+      return serviceOf(this).produced();
+    }
+    upload(readable: ReadableStream<Uint8Array>) {
+      return serviceOf(this).upload(readable);
+    }
+    fill(writable: WritableStream<Uint8Array>, bytes: number) {
+      return serviceOf(this).fill(writable, bytes);
+    }
+    blob(text: string, type: string) {
+      return serviceOf(this).blob(text, type);
+    }
+    describeBlob(blob: Blob) {
+      return describeBlob(blob);
+    }
+    response(status: number, headers: Array<[string, string]>, body: string) {
+      return serviceOf(this).response(status, headers, body);
+    }
+    describeResponse(response: Response) {
+      return describeResponse(response);
+    }
+    startUpload(readable: ReadableStream<Uint8Array>) {
+      return serviceOf(this).startUpload(readable);
+    }
+  };
+}
+
+const CapnwebStreamApi = streamApiOn(RpcTarget);
+const OurStreamApi = streamApiOn(CapnWeb.Target);
+
+/** The service is kept off the object: a field would be one more thing the peer could try to reach. */
+function serving<T extends object>(api: T, service: StreamService): T {
+  services.set(api, service);
+  return api;
+}
+export const capnwebStreamApi = (service: StreamService) => serving(new CapnwebStreamApi(), service);
+export const ourStreamApi = (service: StreamService) => serving(new OurStreamApi(), service);
