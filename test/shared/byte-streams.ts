@@ -17,6 +17,8 @@ export interface CountingSource {
   produced(): number;
   /** sha256 (hex) of everything produced; complete once the stream has closed. */
   digest(): string;
+  /** Resolves with the reason when the consumer cancels the stream (a pipe that broke does). */
+  cancelled: Promise<unknown>;
 }
 
 export interface SourceOptions {
@@ -40,8 +42,11 @@ export function countingSource(totalBytes: number, options: SourceOptions = {}):
   const fixed = options.content === "fixed" ? new Uint8Array(chunkBytes) : undefined;
   let produced = 0;
   let digest: string | undefined;
+  let onCancel!: (reason: unknown) => void;
+  const cancelled = new Promise<unknown>((resolve) => (onCancel = resolve));
   const stream = new ReadableStream<Uint8Array>(
     {
+      cancel: (reason) => onCancel(reason),
       pull(controller) {
         if (options.failAfter !== undefined && produced >= options.failAfter) {
           controller.error(new Error(`source failed on purpose after ${produced} bytes`));
@@ -64,6 +69,7 @@ export function countingSource(totalBytes: number, options: SourceOptions = {}):
   return {
     stream,
     produced: () => produced,
+    cancelled,
     digest() {
       if (digest === undefined) throw new Error("the source has not finished (or is fixed content, which is not hashed)");
       return digest;
