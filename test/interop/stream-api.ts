@@ -33,8 +33,11 @@ export interface StreamApi {
   describeBlob(blob: Blob): BlobInfo;
   response(status: number, headers: Array<[string, string]>, body: string): Response;
   describeResponse(response: Response): ResponseInfo;
-  /** Starts reading the client's stream into the server and answers at once; see `uploadEnded`. */
-  startUpload(readable: ReadableStream<Uint8Array>): null;
+  /**
+   * Starts reading the client's stream into the server (1 chunk per `delayMs`, at most
+   * `maxChunks`) and answers at once; see `uploadEnded`.
+   */
+  startUpload(readable: ReadableStream<Uint8Array>, delayMs?: number, maxChunks?: number): null;
 }
 
 export async function describeResponse(response: Response): Promise<ResponseInfo> {
@@ -50,6 +53,8 @@ export class StreamService {
   /** How the stream `startUpload` reads ends: what it read, or why it failed. */
   uploadEnded: Promise<Drained> | undefined;
   uploadRead = 0;
+  /** Called after each chunk `startUpload` reads, with the bytes read so far. */
+  onUploadChunk: ((bytes: number) => void) | undefined;
 
   download(bytes: number): ReadableStream<Uint8Array> {
     const source = countingSource(bytes);
@@ -74,8 +79,15 @@ export class StreamService {
   response(status: number, headers: Array<[string, string]>, body: string): Response {
     return new Response(body, { status, headers });
   }
-  startUpload(readable: ReadableStream<Uint8Array>): null {
-    this.uploadEnded = drain(readable, { onChunk: (bytes) => void (this.uploadRead = bytes) });
+  startUpload(readable: ReadableStream<Uint8Array>, delayMs?: number, maxChunks?: number): null {
+    this.uploadEnded = drain(readable, {
+      delayMs,
+      maxChunks,
+      onChunk: (bytes) => {
+        this.uploadRead = bytes;
+        this.onUploadChunk?.(bytes);
+      },
+    });
     this.uploadEnded.catch(() => {});
     return null;
   }
@@ -114,8 +126,8 @@ function streamApiOn<Base extends new (...args: any[]) => object>(base: Base) {
     describeResponse(response: Response) {
       return describeResponse(response);
     }
-    startUpload(readable: ReadableStream<Uint8Array>) {
-      return serviceOf(this).startUpload(readable);
+    startUpload(readable: ReadableStream<Uint8Array>, delayMs?: number, maxChunks?: number) {
+      return serviceOf(this).startUpload(readable, delayMs, maxChunks);
     }
   };
 }
