@@ -38,6 +38,19 @@ export interface StreamApi {
    * `maxChunks`) and answers at once; see `uploadEnded`.
    */
   startUpload(readable: ReadableStream<Uint8Array>, delayMs?: number, maxChunks?: number): null;
+  /** A capability that hands out streams: what a restorable subscription derives. */
+  feed(): Feed;
+  /** Calls `holder.take(stream)` with a fresh download of `bytes`. */
+  sendTo(holder: StreamHolder, bytes: number): null;
+}
+
+export interface Feed {
+  open(bytes: number): ReadableStream<Uint8Array>;
+}
+
+/** Something on the client that the server hands a stream to. */
+export interface StreamHolder {
+  take(stream: ReadableStream<Uint8Array>): null;
 }
 
 export async function describeResponse(response: Response): Promise<ResponseInfo> {
@@ -50,6 +63,8 @@ export async function describeBlob(blob: Blob): Promise<BlobInfo> {
 
 export class StreamService {
   sources: CountingSource[] = [];
+  /** Feeds handed out: one per derivation of a restorable feed. */
+  feeds = 0;
   /** How the stream `startUpload` reads ends: what it read, or why it failed. */
   uploadEnded: Promise<Drained> | undefined;
   uploadRead = 0;
@@ -96,9 +111,33 @@ export class StreamService {
 const services = new WeakMap<object, StreamService>();
 const serviceOf = (api: object) => services.get(api)!;
 
-/** The server object of either implementation: `Base` is capnweb's RpcTarget or our Target. */
-function streamApiOn<Base extends new (...args: any[]) => object>(base: Base) {
+type Base = new (...args: any[]) => object;
+
+/**
+ * The server objects of either implementation: `base` is capnweb's RpcTarget or our Target;
+ * `releaseArgument` gives back a stub a method received (ours: the method owns it; capnweb
+ * disposes it itself when the call returns).
+ */
+function streamApiOn<B extends Base>(base: B, releaseArgument: (stub: unknown) => void) {
+  class FeedOn extends base {
+    open(bytes: number) {
+      return serviceOf(this).download(bytes);
+    }
+  }
   return class extends base {
+    feed() {
+      const service = serviceOf(this);
+      service.feeds++;
+      return serving(new FeedOn(), service);
+    }
+    async sendTo(holder: CapnWeb.Stub<StreamHolder>, bytes: number) {
+      try {
+        await holder.take(serviceOf(this).download(bytes));
+        return null;
+      } finally {
+        releaseArgument(holder);
+      }
+    }
     download(bytes: number) {
       return serviceOf(this).download(bytes);
     }
@@ -132,8 +171,8 @@ function streamApiOn<Base extends new (...args: any[]) => object>(base: Base) {
   };
 }
 
-const CapnwebStreamApi = streamApiOn(RpcTarget);
-const OurStreamApi = streamApiOn(CapnWeb.Target);
+const CapnwebStreamApi = streamApiOn(RpcTarget, () => {});
+const OurStreamApi = streamApiOn(CapnWeb.Target, (stub) => CapnWeb.release(stub));
 
 /** The service is kept off the object: a field would be one more thing the peer could try to reach. */
 function serving<T extends object>(api: T, service: StreamService): T {
