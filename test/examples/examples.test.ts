@@ -116,6 +116,15 @@ const expectations: Record<string, RegExp[]> = {
     /chat clients: alice stopped \(released\), bob stopped \(released\)/,
     /tables after release: alice \{"imports":1,"exports":1\}, bob \{"imports":1,"exports":1\}, server \{"sessions":2,"imports":2,"exports":2\}/,
   ],
+  "streams.ts": [
+    /download: 4194304 bytes, sha256 matches: true/,
+    /upload: 3145728 bytes, sha256 matches: true/,
+    /blob: image\/svg\+xml, 41 bytes/,
+    /response: 200 text\/csv, 1,Ada Lovelace/,
+    /scope ended: the server's stream was cancelled: true/,
+    /tables after: client \{"imports":1,"exports":1\}, server \{"sessions":1,"imports":1,"exports":1\}/,
+    /done\./,
+  ],
   "event-bridge.ts": [
     /job-1 started: \S+users\.csv/,
     /job-1 \[\.\.\.\.\.\.\.\.\.\.\] 0%\njob-1 \[##\.\.\.\.\.\.\.\.\] 20%\n(.*\n){3}job-1 \[##########\] 100%\njob-1 done: imported 1000 rows/,
