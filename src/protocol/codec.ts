@@ -9,10 +9,20 @@
 //   exporting takes a new reference, so the application's stub is never consumed.
 
 import { CapnWebError } from "./errors.js";
-import { type Hook, TargetHook, type PropertyPath } from "./hooks.js";
+import { type Hook, PayloadHook, PromiseHook, TargetHook, type PropertyPath } from "./hooks.js";
 import { DEFAULT_LIMITS, RemapBudget, attachRemapBudget, isBlockedName, type LimitName, type Limits } from "./limits.js";
 import { Payload, type PendingSlot } from "./payload.js";
-import { borrowedPromiseStub, newPromiseStub, newStub, stubViewOf } from "./stub.js";
+import { anchorStub, borrowedPromiseStub, newPromiseStub, newStub, stubViewOf } from "./stub.js";
+import {
+  DeferredReleaseHook,
+  REQUEST_INIT_KEYS,
+  RESPONSE_INIT_KEYS,
+  ReadableStreamHook,
+  type StreamRegistry,
+  WritableStreamHook,
+  blobFromStream,
+  writableFromHook,
+} from "./streams.js";
 import { isTarget } from "./target.js";
 import { bufferPrototype, fromBase64, toBase64 } from "../platform/bytes.js";
 
@@ -32,6 +42,19 @@ export interface Exporter {
   unexport(ids: number[]): void;
   /** Lets the application rewrite (or redact) an error before it is sent. */
   rewriteError(error: Error): Error | void;
+  /**
+   * Sends `["pipe"]` and pipes `readable` into the export the peer makes for it; returns the
+   * pipe's import ID for `["readable", id]`. Absent outside a session (nothing to pipe into).
+   */
+  createPipe?(readable: ReadableStream): Pipe;
+  /** Where streams that must fail with the session are kept. */
+  trackStream?: StreamRegistry["trackStream"];
+}
+
+/** A pipe made while encoding: its ID, and how to give it up if the message is not sent. */
+export interface Pipe {
+  readonly id: number;
+  abandon(reason: unknown): void;
 }
 
 const NO_EXPORTS: Exporter = {
@@ -66,16 +89,12 @@ const BYTE_MARKERS = new Map<object, string>([
   [Float64Array.prototype, "Float64Array"],
 ]);
 const PLAIN_BYTES = new Set<object>(bufferPrototype ? [Uint8Array.prototype, bufferPrototype] : [Uint8Array.prototype]);
-const NOT_YET = new Map<object, string>([
-  [Blob.prototype, "Blob"],
-  [ReadableStream.prototype, "ReadableStream"],
-  [WritableStream.prototype, "WritableStream"],
-  [Request.prototype, "Request"],
-  [Response.prototype, "Response"],
-]);
+// Methods whose Request has no body to read when the runtime does not expose `request.body`.
+const BODYLESS_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "DELETE"]);
 
 export class Encoder {
   private exports: number[] | undefined;
+  private pipes: Pipe[] | undefined;
 
   private constructor(
     private readonly exporter: Exporter,
@@ -127,6 +146,8 @@ export class Encoder {
   }
 
   private rollback(): void {
+    // A pipe already announced is closed with an abort, so that the peer drops its end.
+    if (this.pipes) for (const pipe of this.pipes) pipe.abandon(new CapnWebError("aborted", "The message carrying this stream was not sent."));
     if (!this.exports) return;
     try {
       this.exporter.unexport(this.exports);
@@ -210,9 +231,96 @@ export class Encoder {
       return ["export", this.noteExport(this.exporter.exportTarget(this.params ? dupForParams(value) : value))];
     }
     if ((value as object) instanceof Error) return this.encodeError(value as Error, depth);
-    const later = NOT_YET.get(proto);
-    if (later) throw new CapnWebError("unsupported", `Sending a ${later} is not supported yet.`);
+    // instanceof, not the prototype: Node's TransformStream ends (a received pipe) are subclasses.
+    if (value instanceof ReadableStream) {
+      if (!this.exporter.createPipe) throw new CapnWebError("invalid_argument", "Can't serialize ReadableStream in this context.");
+      return ["readable", this.pipe(value)];
+    }
+    if (value instanceof WritableStream) return this.encodeWritable(value);
+    if (proto === Blob.prototype) {
+      // Always through a pipe: a Blob's bytes can only be read asynchronously.
+      const blob = value as Blob;
+      return ["blob", blob.type, ["readable", this.pipe(blob.stream())]];
+    }
+    if (proto === Request.prototype) return this.encodeRequest(value as Request, depth);
+    if (proto === Response.prototype) return this.encodeResponse(value as Response, depth);
     throw unserializable(value);
+  }
+
+  private pipe(readable: ReadableStream): number {
+    if (!this.capabilities) throw NO_CAPABILITIES_HERE;
+    if (!this.exporter.createPipe) throw new CapnWebError("invalid_argument", "Cannot create pipes without an RPC session.");
+    if (readable.locked) throw new CapnWebError("invalid_argument", "A locked ReadableStream cannot be sent: something is reading it already.");
+    const pipe = this.exporter.createPipe(readable);
+    (this.pipes ??= []).push(pipe);
+    return pipe.id;
+  }
+
+  private encodeWritable(stream: WritableStream): unknown {
+    if (!this.capabilities) throw NO_CAPABILITIES_HERE;
+    if (!this.exporter.trackStream) throw new CapnWebError("invalid_argument", "Can't serialize WritableStream in this context.");
+    let hook: Hook;
+    try {
+      hook = WritableStreamHook.of(stream, this.exporter as StreamRegistry);
+    } catch (cause) {
+      throw new CapnWebError("invalid_argument", "A locked WritableStream cannot be sent: something is writing to it already.", { cause });
+    }
+    return ["writable", this.noteExport(this.exporter.exportHook(hook))];
+  }
+
+  /** capnweb's Request expression: the URL, and an init holding only what differs from defaults. */
+  private encodeRequest(request: Request, depth: number): unknown {
+    const init: Record<string, unknown> = {};
+    if (request.method !== "GET") init.method = request.method;
+    const headers = [...request.headers];
+    if (headers.length > 0) init.headers = headers;
+    const duplex = (request as { duplex?: string }).duplex || "half";
+    if (request.body) {
+      init.body = this.encodeValue(request.body, depth + 1);
+      init.duplex = duplex;
+    } else if (request.body === undefined && !BODYLESS_METHODS.has(request.method)) {
+      // A runtime without `request.body` (Firefox): the bytes are read first, then piped.
+      const bytes = request.arrayBuffer();
+      const readable = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          try {
+            controller.enqueue(new Uint8Array(await bytes));
+            controller.close();
+          } catch (error) {
+            controller.error(error);
+          }
+        },
+      });
+      init.body = ["readable", this.pipe(readable)];
+      init.duplex = duplex;
+    }
+    if (request.cache && request.cache !== "default") init.cache = request.cache;
+    if (request.redirect !== "follow") init.redirect = request.redirect;
+    if (request.integrity) init.integrity = request.integrity;
+    if (request.mode && request.mode !== "cors") init.mode = request.mode;
+    if (request.credentials && request.credentials !== "same-origin") init.credentials = request.credentials;
+    if (request.referrer && request.referrer !== "about:client") init.referrer = request.referrer;
+    if (request.referrerPolicy) init.referrerPolicy = request.referrerPolicy;
+    if (request.keepalive) init.keepalive = request.keepalive;
+    // Cloudflare Workers' extensions travel as they are, as capnweb sends them.
+    const workers = request as { cf?: unknown; encodeResponseBody?: string };
+    if (workers.cf) init.cf = workers.cf;
+    if (workers.encodeResponseBody && workers.encodeResponseBody !== "automatic") init.encodeResponseBody = workers.encodeResponseBody;
+    return ["request", request.url, init];
+  }
+
+  private encodeResponse(response: Response, depth: number): unknown {
+    const workers = response as { cf?: unknown; encodeBody?: string; webSocket?: unknown };
+    if (workers.webSocket) throw new CapnWebError("invalid_argument", "Can't serialize a Response containing a webSocket.", { remoteName: "TypeError" });
+    const body = this.encodeValue(response.body, depth + 1);
+    const init: Record<string, unknown> = {};
+    if (response.status !== 200) init.status = response.status;
+    if (response.statusText) init.statusText = response.statusText;
+    const headers = [...response.headers];
+    if (headers.length > 0) init.headers = headers;
+    if (workers.cf) init.cf = workers.cf;
+    if (workers.encodeBody && workers.encodeBody !== "automatic") init.encodeBody = workers.encodeBody;
+    return ["response", body, init];
   }
 
   private encodeStub(hook: Hook, path: PropertyPath, isPromise: boolean): unknown {
@@ -322,6 +430,10 @@ export interface Importer {
   readonly remapBudget?: RemapBudget;
   /** Makes the error for a broken limit (a session aborts itself with it too). */
   limitBroken?(limit: LimitName, message: string): CapnWebError;
+  /** `["readable", id]`: takes the readable end of the pipe the peer made as `id`, once. */
+  takePipeReadable?(id: number): ReadableStream;
+  /** Where streams that must fail with the session are kept. */
+  trackStream?: StreamRegistry["trackStream"];
 }
 
 const NO_IMPORTS: Importer = {
@@ -480,21 +592,24 @@ export class Decoder {
       case "promise":
         if (typeof value[1] !== "number") return MALFORMED;
         return this.placeholder(this.importer.importPromise(value[1]), parent, key);
-      case "writable":
-        // It introduces an export of the sender's: take it, so that refusing it releases it.
-        if (typeof value[1] === "number") {
-          try {
-            this.own(newStub(this.importer.importStub(value[1])));
-          } catch {
-            // Nothing to release outside a session (or for a bogus ID); the refusal is what counts.
-          }
-        }
-        throw new CapnWebError("unsupported", `Receiving a ${tag} is not supported yet by capnweb-otp.`);
-      case "request":
-      case "response":
+      case "writable": {
+        if (value.length !== 2 || typeof value[1] !== "number") return MALFORMED;
+        const hook = this.importer.importStub(value[1]);
+        const registry = this.importer.trackStream ? (this.importer as StreamRegistry) : undefined;
+        return this.anchored(writableFromHook(hook, registry), new DeferredReleaseHook(hook));
+      }
+      case "readable": {
+        if (value.length !== 2 || typeof value[1] !== "number") return MALFORMED;
+        if (!this.importer.takePipeReadable) throw new CapnWebError("protocol", "A pipe cannot be decoded outside a session.");
+        const readable = this.importer.takePipeReadable(value[1]);
+        return this.anchored(readable, ReadableStreamHook.of(readable));
+      }
       case "blob":
-      case "readable":
-        throw new CapnWebError("unsupported", `Receiving a ${tag} is not supported yet by capnweb-otp.`);
+        return this.decodeBlob(value, parent, key, depth);
+      case "request":
+        return this.decodeRequest(value, parent, key, depth);
+      case "response":
+        return this.decodeResponse(value, parent, key, depth);
       default:
         return MALFORMED;
     }
@@ -503,6 +618,61 @@ export class Decoder {
   private own(stub: unknown): unknown {
     (this.owned ??= []).push(stub);
     return stub;
+  }
+
+  /**
+   * A stream the value holds, backed by a stub the payload owns like any other: released with an
+   * undelivered payload (or a call's arguments, once the call is done, as capnweb releases them),
+   * adopted by the receiving owner otherwise.
+   */
+  private anchored<S extends object>(stream: S, hook: Hook): S {
+    const stub = newStub(hook);
+    anchorStub(stream, stub);
+    this.own(stub);
+    return stream;
+  }
+
+  /** A Blob arrives as a pipe; the value holds a promise replaced by the Blob once it is read. */
+  private decodeBlob(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
+    if (value.length !== 3 || typeof value[1] !== "string") return MALFORMED;
+    const type = value[1];
+    const content = this.decodeValue(value[2], parent, key, depth + 1);
+    if (!(content instanceof ReadableStream)) throw new CapnWebError("protocol", "Blob content must be serialized as a ReadableStream.");
+    const blob = blobFromStream(content, type).then((read) => new PayloadHook(Payload.fromApp(read)));
+    return this.placeholder(new PromiseHook(blob), parent, key);
+  }
+
+  private decodeRequest(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
+    if (value.length !== 3 || typeof value[1] !== "string") return MALFORMED;
+    const wire = value[2];
+    if (typeof wire !== "object" || wire === null || Array.isArray(wire)) return MALFORMED;
+    const fields = wire as Container;
+    const init: Record<string, unknown> = {};
+    if (fields.body) {
+      const body = this.decodeValue(fields.body, fields, "body", depth + 1);
+      if (!isBody(body)) throw new CapnWebError("protocol", "Request body must be of type ReadableStream.");
+      init.body = body;
+    }
+    if (fields.signal) throw new CapnWebError("protocol", "A Request's signal cannot be received.");
+    const request = buildFetchObject(() => new Request(value[1] as string, fetchInit(fields, init, REQUEST_INIT_KEYS, depth, this.importer.limits)), "request");
+    if (init.body instanceof ReadableStream && request.body === undefined) {
+      // A runtime whose Request cannot hold a stream: the bytes are read, then given to a copy.
+      const bytes = new Response(init.body).arrayBuffer();
+      const fixed = bytes.then((read) => new PayloadHook(Payload.fromApp(new Request(request, { body: new Uint8Array(read) }))));
+      return this.placeholder(new PromiseHook(fixed), parent, key);
+    }
+    return request;
+  }
+
+  private decodeResponse(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
+    if (value.length !== 3) return MALFORMED;
+    const body = this.decodeValue(value[1], parent, key, depth + 1);
+    if (!isBody(body)) throw new CapnWebError("protocol", "Response body must be of type ReadableStream.");
+    const wire = value[2];
+    if (typeof wire !== "object" || wire === null || Array.isArray(wire)) return MALFORMED;
+    const fields = wire as Container;
+    if (fields.webSocket) throw new CapnWebError("protocol", "Can't deserialize a Response containing a webSocket.");
+    return buildFetchObject(() => new Response(body as ConstructorParameters<typeof Response>[0], fetchInit(fields, {}, RESPONSE_INIT_KEYS, depth, this.importer.limits)), "response");
   }
 
   private placeholder(hook: Hook, parent: Container, key: string | number): unknown {
@@ -590,6 +760,36 @@ export class Decoder {
 }
 
 const MALFORMED: unique symbol = Symbol("malformed");
+
+function isBody(body: unknown): boolean {
+  return body === null || body === undefined || typeof body === "string" || body instanceof Uint8Array || body instanceof ReadableStream;
+}
+
+/**
+ * The init of a received Request or Response: only the fields capnweb sends, taken as they came
+ * (headers as pairs, Workers' `cf` as is), held to the depth limit first (Headers stringifies
+ * what it is given, recursing as deep as the peer nested it).
+ */
+function fetchInit(fields: Container, init: Record<string, unknown>, keys: readonly string[], depth: number, limits: Limits): Record<string, unknown> {
+  if (fields.headers !== undefined && !Array.isArray(fields.headers)) {
+    throw new CapnWebError("protocol", "Request and Response headers must be serialized as an array of pairs.");
+  }
+  for (const name of keys) {
+    if (!Object.hasOwn(fields, name)) continue;
+    checkLimits(fields[name], depth + 2, limits);
+    init[name] = fields[name];
+  }
+  return init;
+}
+
+function buildFetchObject<T>(build: () => T, kind: string): T {
+  try {
+    return build();
+  } catch (cause) {
+    // The runtime's own error says what was wrong; only its message travels in the abort.
+    throw new CapnWebError("protocol", `Invalid ${kind} expression: ${cause instanceof Error ? cause.message : String(cause)}`);
+  }
+}
 
 function isPath(path: unknown): path is (string | number)[] {
   return Array.isArray(path) && path.every((part) => typeof part === "string" || typeof part === "number");

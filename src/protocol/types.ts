@@ -15,6 +15,9 @@ import type { Target } from "./target.js";
 type AnyFunction = (...args: any[]) => any;
 type IsAny<T> = 0 extends 1 & T ? true : false;
 
+/** Values that travel by pipe (streams) or with their body piped (Blob, Request, Response); they arrive as themselves. */
+export type StreamsAndBodies = ReadableStream<any> | WritableStream<any> | Blob | Request | Response;
+
 /** What awaiting a remote value yields: data as data, capabilities as stubs. */
 export type Resolved<T> = T extends AnyFunction
   ? Stub<T>
@@ -24,7 +27,7 @@ export type Resolved<T> = T extends AnyFunction
       ? Resolved<U>
       : T extends readonly (infer E)[]
         ? Resolved<E>[]
-        : T extends Date | Uint8Array | ArrayBuffer | ArrayBufferView | URL | Headers | Error | RegExp
+        : T extends Date | Uint8Array | ArrayBuffer | ArrayBufferView | URL | Headers | Error | RegExp | StreamsAndBodies
           ? T
           : T extends object
             ? { [K in keyof T]: Resolved<T[K]> }

@@ -60,6 +60,9 @@ export function testObjects(library: Library) {
     returnNumber(i: number) {
       return i;
     }
+    async echoBlob(blob: Blob): Promise<Blob> {
+      return new Blob([await blob.arrayBuffer()], { type: blob.type });
+    }
   }
 
   return { Counter, TestTarget };
