@@ -6,7 +6,7 @@
 
 import { asyncContext } from "../platform/async-context.js";
 import { type StubOwner, installOwnership, withReleaseReason } from "../protocol/ownership.js";
-import { isRootLive, releaseRoot, stubViewOf } from "../protocol/stub.js";
+import { anchoredStubOf, isRootLive, releaseRoot, stubViewOf } from "../protocol/stub.js";
 import { setDefaultActorScope } from "../supervisor/actor-child.js";
 
 const running = asyncContext<Owner>();
@@ -33,7 +33,10 @@ export class Owner implements StubOwner {
     if (this.roots.size >= this.sweepAt) this.sweep();
   }
 
-  /** Adopts every stub in a value (arguments a handler received): plain objects and arrays. */
+  /**
+   * Adopts every stub in a value (arguments a handler received): plain objects and arrays, and
+   * the streams among them.
+   */
   adoptAll(value: unknown, depth = 0): void {
     if (depth > 64 || value === null) return;
     const view = stubViewOf(value);
@@ -41,11 +44,28 @@ export class Owner implements StubOwner {
       if (!view.isReleased && view.path.length === 0) this.adopt(view.root);
       return;
     }
+    if (typeof value === "object" && (value instanceof ReadableStream || value instanceof WritableStream)) {
+      this.adoptStream(value);
+      return;
+    }
     if (Array.isArray(value)) {
       for (const item of value) this.adoptAll(item, depth + 1);
     } else if (typeof value === "object" && Object.getPrototypeOf(value) === Object.prototype) {
       for (const key in value as Record<string, unknown>) this.adoptAll((value as Record<string, unknown>)[key], depth + 1);
     }
+  }
+
+  /**
+   * A received stream is backed by a stub its call's arguments release when the call returns
+   * (capnweb's rule: an untouched stream is cancelled then). Received by an actor, it is the
+   * actor's like a stub: a reference of its own keeps it until the actor ends, which cancels it.
+   */
+  private adoptStream(stream: ReadableStream | WritableStream): void {
+    const anchor = anchoredStubOf(stream);
+    const view = stubViewOf(anchor);
+    if (!view || view.isReleased) return;
+    const own = stubViewOf((anchor as { dup(): unknown }).dup());
+    if (own) this.adopt(own.root);
   }
 
   /** Gives a stub up: it outlives this owner (the caller takes responsibility for it). */

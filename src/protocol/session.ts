@@ -17,7 +17,7 @@ import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit
 import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { newStub, stubViewOf, withCapnwebStubs } from "./stub.js";
-import { type LiveStream, type StreamRegistry, WritableStreamHook, writableFromHook } from "./streams.js";
+import { type LiveStream, type StreamRegistry, WritableStreamHook, newPipe, writableFromHook } from "./streams.js";
 import { isTarget } from "./target.js";
 // remap support registers itself with the hooks and stubs it extends.
 import "./map.js";
@@ -506,7 +506,7 @@ export class RpcSession {
    */
   private receivePipe(): void {
     const id = this.nextPeerPushId++;
-    const { readable, writable } = new TransformStream();
+    const { readable, writable } = newPipe();
     this.addExport(id, { hook: WritableStreamHook.of(writable, this), refcount: 1, pulling: false, autoRelease: false, pipeReadable: readable });
   }
 

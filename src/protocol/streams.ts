@@ -19,6 +19,7 @@ import { CapnWebError } from "./errors.js";
 import { FlowController } from "./flow-control.js";
 import { ErrorHook, Hook, PayloadHook, PromiseHook, type PropertyPath, type StreamCall } from "./hooks.js";
 import { Payload } from "./payload.js";
+import { currentReleaseReason } from "./ownership.js";
 import { disposableValue, releaseStub } from "./stub.js";
 
 /** A stream that must fail when its session ends. */
@@ -217,8 +218,24 @@ export class ReadableStreamHook extends Hook {
     // which reaches the sender as a failed write and cancels its source.
     if (!state.stream.locked) {
       state.stream.cancel(new CapnWebError("released", "ReadableStream RPC stub was disposed without being consumed")).catch(noop);
+    } else if (currentReleaseReason() === "owner-ended") {
+      // ...unless the one reading it was its owner (a scope, an actor), which has ended: a lock
+      // kept past its owner must not keep the pipe, and the sender's source, alive.
+      pipeFailures.get(state.stream)?.(new CapnWebError("released", "The owner of this ReadableStream ended (a scope or an actor stopped); the stream was cancelled."));
     }
   }
+}
+
+// A received pipe's readable end, and how to fail it while it is locked: erroring the pipe's
+// TransformStream fails the reader's read and the peer's next write (which cancels its source).
+const pipeFailures = new WeakMap<ReadableStream, (reason: unknown) => void>();
+
+/** The TransformStream a received `["pipe"]` is: its readable end can be failed by its owner's end. */
+export function newPipe(): TransformStream {
+  let controller!: TransformStreamDefaultController;
+  const pipe = new TransformStream({ start: (c) => void (controller = c) });
+  pipeFailures.set(pipe.readable, (reason) => controller.error(reason));
+  return pipe;
 }
 
 // -----------------------------------------------------------------------------------------------
