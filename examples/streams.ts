@@ -82,7 +82,7 @@ async function main() {
   const tables = () => `client ${JSON.stringify(CapnWeb.stats(api))}, server ${JSON.stringify(server.handlers.stats())}`;
 
   // A ReadableStream returned by the server.
-  const download = await sha256Of((await api.exportFile(4 * MiB)) as unknown as ReadableStream<Uint8Array>);
+  const download = await sha256Of(await api.exportFile(4 * MiB));
   console.log(`download: ${download.bytes} bytes, sha256 matches: ${download.sha256 === (await api.digest())}`);
 
   // A ReadableStream passed to the server.
@@ -91,14 +91,14 @@ async function main() {
   console.log(`upload: ${upload.bytes} bytes, sha256 matches: ${upload.sha256 === mine.sha256()}`);
 
   // A Blob keeps its type; a Response its status, headers and body.
-  const logo = (await api.logo()) as unknown as Blob;
+  const logo = await api.logo();
   console.log(`blob: ${logo.type}, ${logo.size} bytes`);
-  const report = (await api.report()) as unknown as Response;
+  const report = await api.report();
   console.log(`response: ${report.status} ${report.headers.get("content-type")}, ${(await report.text()).split("\n")[1]}`);
 
   // A stream belongs to whoever obtained it: the scope's end cancels the one left unread.
   await CapnWeb.scope(async () => {
-    const big = (await api.exportFile(1024 * MiB)) as unknown as ReadableStream<Uint8Array>;
+    const big = await api.exportFile(1024 * MiB);
     const reader = big.getReader();
     await reader.read();
   });

@@ -35,9 +35,6 @@ function sessionOf(app: CapnWeb.Supervisor): CapnWeb.SessionInspection {
   return node;
 }
 
-/** A stream as the application receives it (the Stub types do not know streams yet). */
-const asStream = (value: unknown) => value as ReadableStream<Uint8Array>;
-
 /** Reads until the stream fails; the error (or a string saying it ended instead). */
 async function failureOf(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<unknown> {
   try {
@@ -64,7 +61,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
 
   it("the connection drops under a stream: the client's read fails with `disconnected`, the server's source is cancelled", async () => {
     const { service, server, app, root } = await world();
-    const stream = asStream(await root.download(ENDLESS));
+    const stream = await root.download(ENDLESS);
     const reader = stream.getReader();
     let read = 0;
     while (read < 2 * MiB) read += (await reader.read()).value!.byteLength;
@@ -82,7 +79,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
     let kept: ReadableStreamDefaultReader<Uint8Array> | undefined;
     await CapnWeb.scope(async () => {
       await root.download(ENDLESS); // never read
-      const read = asStream(await root.download(ENDLESS));
+      const read = await root.download(ENDLESS);
       kept = read.getReader();
       await kept.read();
     });
@@ -120,7 +117,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
   it("a restorable subscription hands out a new stream after a reconnect; the old one failed with `disconnected`", async () => {
     const { service, server, app, name, root } = await world();
     const feed = CapnWeb.restorable(root, (api) => api.feed(), { label: "feed" });
-    const before = asStream(await feed.open(ENDLESS)).getReader();
+    const before = (await feed.open(ENDLESS)).getReader();
     await before.read();
     const connects = sessionOf(app).connects;
     await server.stop();
@@ -129,7 +126,7 @@ describe.each(SERVERS)("against %s", (_label, makeServer) => {
     await server.start();
     await vi.waitFor(() => expect(sessionOf(app).connects).toBe(connects + 1), WAIT);
     await CapnWeb.ready(name, { timeout: 5_000 });
-    const after = await drain(asStream(await feed.open(4 * MiB)));
+    const after = await drain(await feed.open(4 * MiB));
     expect(after.bytes).toBe(4 * MiB);
     expect(after.sha256).toBe(await root.downloadDigest());
     expect(service.feeds).toBe(2);

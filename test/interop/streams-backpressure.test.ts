@@ -40,7 +40,7 @@ afterEach(async () => {
 describe.each(PAIRS)("%s client, %s server, over websocket", (client, server) => {
   it(`the server writes, the client reads 1 chunk per ${DELAY_MS} ms: at most ${BACKPRESSURE_BOUND / 1024} KiB ahead of the reader`, async () => {
     const peers = (open = await openPeers(client, server, "websocket"));
-    const stream = (await peers.api.download(OFFERED_CHUNKS * CHUNK_BYTES)) as unknown as ReadableStream<Uint8Array>;
+    const stream = await peers.api.download(OFFERED_CHUNKS * CHUNK_BYTES);
     let maxAhead = 0;
     const read = await drain(stream, {
       delayMs: DELAY_MS,
