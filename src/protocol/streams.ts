@@ -34,6 +34,50 @@ export interface StreamRegistry {
 function noop(): void {}
 
 // -----------------------------------------------------------------------------------------------
+// What both stream ends share: one state counted across dups; nothing to read, map or await.
+
+abstract class StreamEndHook<State extends { refs: number }> extends Hook {
+  protected state: State | undefined;
+
+  protected constructor(
+    state: State,
+    private readonly kind: "ReadableStream" | "WritableStream",
+  ) {
+    super();
+    state.refs++;
+    this.state = state;
+  }
+
+  /** Another reference to the same state. */
+  protected abstract again(state: State): Hook;
+
+  get(): Hook {
+    return new ErrorHook(new CapnWebError("invalid_argument", `Cannot access properties on a ${this.kind} stub.`));
+  }
+
+  map(_path: PropertyPath, captures: Hook[]): Hook {
+    for (const cap of captures) cap.dispose();
+    return new ErrorHook(new CapnWebError("invalid_argument", `Cannot use map() on a ${this.kind}.`));
+  }
+
+  pull(): Promise<Payload> {
+    return Promise.reject(new CapnWebError("invalid_argument", `A ${this.kind} stub cannot be awaited.`));
+  }
+
+  dup(): Hook {
+    if (!this.state) throw new CapnWebError("released", `Attempted to dup a ${this.kind} stub after it was disposed.`);
+    return this.again(this.state);
+  }
+
+  /** Gives this reference up; returns the state when it was the last one. */
+  protected releaseState(): State | undefined {
+    const state = this.state;
+    this.state = undefined;
+    return state && --state.refs === 0 ? state : undefined;
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
 // A local WritableStream, exported: the peer calls write/close/abort on it.
 
 interface WriterState {
@@ -47,13 +91,13 @@ interface WriterState {
 // One writer per stream, however often it is sent: a stream has a single lock to give.
 const writers = new WeakMap<WritableStream, WriterState>();
 
-export class WritableStreamHook extends Hook {
-  private state: WriterState | undefined;
-
+export class WritableStreamHook extends StreamEndHook<WriterState> {
   private constructor(state: WriterState) {
-    super();
-    state.refs++;
-    this.state = state;
+    super(state, "WritableStream");
+  }
+
+  protected again(state: WriterState): Hook {
+    return new WritableStreamHook(state);
   }
 
   /** A hook on `stream`; takes its writer (a locked stream is refused with a TypeError). */
@@ -98,28 +142,9 @@ export class WritableStreamHook extends Hook {
     );
   }
 
-  get(): Hook {
-    return new ErrorHook(new CapnWebError("invalid_argument", "Cannot access properties on a WritableStream stub."));
-  }
-
-  map(_path: PropertyPath, captures: Hook[]): Hook {
-    for (const cap of captures) cap.dispose();
-    return new ErrorHook(new CapnWebError("invalid_argument", "Cannot use map() on a WritableStream."));
-  }
-
-  pull(): Promise<Payload> {
-    return Promise.reject(new CapnWebError("invalid_argument", "A WritableStream stub cannot be awaited."));
-  }
-
-  dup(): Hook {
-    if (!this.state) throw new CapnWebError("released", "Attempted to dup a WritableStream stub after it was disposed.");
-    return new WritableStreamHook(this.state);
-  }
-
   dispose(): void {
-    const state = this.state;
-    this.state = undefined;
-    if (!state || --state.refs > 0) return;
+    const state = this.releaseState();
+    if (!state) return;
     state.untrack();
     // The peer let go without closing: the local writer learns it was abandoned.
     if (!state.closed) abortWriter(state, new CapnWebError("released", "WritableStream RPC stub was disposed without calling close()"));
@@ -172,13 +197,13 @@ interface ReaderState {
   done: boolean;
 }
 
-export class ReadableStreamHook extends Hook {
-  private state: ReaderState | undefined;
-
+export class ReadableStreamHook extends StreamEndHook<ReaderState> {
   private constructor(state: ReaderState) {
-    super();
-    state.refs++;
-    this.state = state;
+    super(state, "ReadableStream");
+  }
+
+  protected again(state: ReaderState): Hook {
+    return new ReadableStreamHook(state);
   }
 
   static of(stream: ReadableStream): ReadableStreamHook {
@@ -190,28 +215,9 @@ export class ReadableStreamHook extends Hook {
     return new ErrorHook(new CapnWebError("invalid_argument", "Cannot call methods on a ReadableStream stub."));
   }
 
-  get(): Hook {
-    return new ErrorHook(new CapnWebError("invalid_argument", "Cannot access properties on a ReadableStream stub."));
-  }
-
-  map(_path: PropertyPath, captures: Hook[]): Hook {
-    for (const cap of captures) cap.dispose();
-    return new ErrorHook(new CapnWebError("invalid_argument", "Cannot use map() on a ReadableStream."));
-  }
-
-  pull(): Promise<Payload> {
-    return Promise.reject(new CapnWebError("invalid_argument", "A ReadableStream stub cannot be awaited."));
-  }
-
-  dup(): Hook {
-    if (!this.state) throw new CapnWebError("released", "Attempted to dup a ReadableStream stub after it was disposed.");
-    return new ReadableStreamHook(this.state);
-  }
-
   dispose(): void {
-    const state = this.state;
-    this.state = undefined;
-    if (!state || --state.refs > 0 || state.done) return;
+    const state = this.releaseState();
+    if (!state || state.done) return;
     state.done = true;
     // A stream someone is reading (or piping) is theirs to finish; an untouched one is cancelled,
     // which reaches the sender as a failed write and cancels its source.

@@ -6,6 +6,8 @@
 import { describe, expect, it } from "vitest";
 import * as capnweb from "capnweb";
 import * as compat from "../../src/capnweb.js";
+import { windowFiller } from "./fixtures.js";
+import { COMPAT } from "./harness.js";
 import { FlowController, INITIAL_WINDOW, MIN_WINDOW, type SendToken } from "../../src/protocol/flow-control.js";
 
 // Reproducible, uneven chunk sizes, cycled.
@@ -214,22 +216,19 @@ function pairOverObjects(client: "compat" | "capnweb", serverReportedSize?: numb
   const serverTransport = new ObjectTransport(serverReportedSize);
   clientTransport.partner = serverTransport;
   serverTransport.partner = clientTransport;
-  let writesSent = 0;
-  class StreamReceiver extends compat.RpcTarget {
-    async receiveStream(stream: WritableStream<string>) {
-      const writer = stream.getWriter();
-      const chunk = "x".repeat(40000);
-      for (let i = 0; i < 20; i++) {
-        writesSent++;
-        await writer.write(chunk);
-      }
-      await writer.close();
-    }
-  }
-  new compat.RpcSession(serverTransport, new StreamReceiver());
+  const writer = windowFiller(COMPAT);
+  new compat.RpcSession(serverTransport, writer.target);
   const session = client === "compat" ? new compat.RpcSession(clientTransport) : new capnweb.RpcSession(clientTransport as never);
   const stub: any = session.getRemoteMain();
-  return { stub, clientTransport, serverTransport, writesSent: () => writesSent };
+  return { stub, clientTransport, serverTransport, writesSent: writer.writesSent };
+}
+
+/** A sink that counts what reaches it. */
+function countingSink() {
+  let writes = 0;
+  let closed = false;
+  const stream = new WritableStream<string>({ write: () => void writes++, close: () => void (closed = true) });
+  return { stream, seen: () => ({ writes, closed }) };
 }
 
 async function untilStill(count: () => number): Promise<void> {
@@ -242,44 +241,38 @@ async function untilStill(count: () => number): Promise<void> {
 
 for (const client of ["compat", "capnweb"] as const) {
   describe(`WritableStream over RPC (our writer, ${client} reader, custom-encoding transport)`, () => {
-    it("applies backpressure when custom transport omits stream message size", async () => {
-      let writesReceived = 0;
-      let closeReceived = false;
-      const stream = new WritableStream<string>({ write: () => void writesReceived++, close: () => void (closeReceived = true) });
-      const pair = pairOverObjects(client);
+    /**
+     * Our server writes 20 chunks of 40 KB while the reader's side holds back what it receives
+     * (no answer can come); `whileHeld` looks at how far the writer got. Then everything arrives.
+     */
+    async function writeWhileHeld(reportedSize: number | undefined, whileHeld: (writesSent: number, transportSends: number) => void) {
+      const { stream, seen } = countingSink();
+      const pair = pairOverObjects(client, reportedSize);
       pair.clientTransport.fence();
       const call = pair.stub.receiveStream(stream);
       await untilStill(pair.writesSent);
-      // Sized by the frame's length when the transport does not say: the window fills.
-      expect(pair.writesSent()).toBeGreaterThan(1);
-      expect(pair.writesSent()).toBeLessThan(20);
-      expect(writesReceived).toBe(0);
-      expect(closeReceived).toBe(false);
+      whileHeld(pair.writesSent(), pair.serverTransport.sends);
+      expect(seen()).toEqual({ writes: 0, closed: false });
       pair.clientTransport.releaseFence();
       await call;
-      expect(writesReceived).toBe(20);
-      expect(closeReceived).toBe(true);
+      expect(seen()).toEqual({ writes: 20, closed: true });
       pair.stub[Symbol.dispose]();
+    }
+
+    it("applies backpressure when custom transport omits stream message size", async () => {
+      await writeWhileHeld(undefined, (writesSent) => {
+        // Sized by the frame's length when the transport does not say: the window fills.
+        expect(writesSent).toBeGreaterThan(1);
+        expect(writesSent).toBeLessThan(20);
+      });
     });
 
     it("uses the size reported by a custom transport's send() for flow control", async () => {
-      let writesReceived = 0;
-      let closeReceived = false;
-      const stream = new WritableStream<string>({ write: () => void writesReceived++, close: () => void (closeReceived = true) });
-      const pair = pairOverObjects(client, 10);
-      pair.clientTransport.fence();
-      const call = pair.stub.receiveStream(stream);
-      await untilStill(pair.writesSent);
-      // Ten bytes a write never fills the window: every write left without an answer.
-      expect(pair.writesSent()).toBe(20);
-      expect(pair.serverTransport.sends).toBeGreaterThan(0);
-      expect(writesReceived).toBe(0);
-      expect(closeReceived).toBe(false);
-      pair.clientTransport.releaseFence();
-      await call;
-      expect(writesReceived).toBe(20);
-      expect(closeReceived).toBe(true);
-      pair.stub[Symbol.dispose]();
+      await writeWhileHeld(10, (writesSent, transportSends) => {
+        // Ten bytes a write never fills the window: every write left without an answer.
+        expect(writesSent).toBe(20);
+        expect(transportSends).toBeGreaterThan(0);
+      });
     });
   });
 }

@@ -148,26 +148,15 @@ function linkedSessions(main: object): Linked {
     setImmediate(() => {
       if (!dropped) to().receive(frame);
     });
-  const client: CapnWeb.RpcSession = new CapnWeb.RpcSession(
-    {
-      send(frame) {
-        fromClient.push(frame);
-        deliver(() => server, frame);
-      },
-      close() {},
+  const sink = (log: string[], to: () => CapnWeb.RpcSession) => ({
+    send(frame: string) {
+      log.push(frame);
+      deliver(to, frame);
     },
-    undefined,
-  );
-  const server: CapnWeb.RpcSession = new CapnWeb.RpcSession(
-    {
-      send(frame) {
-        fromServer.push(frame);
-        deliver(() => client, frame);
-      },
-      close() {},
-    },
-    main,
-  );
+    close() {},
+  });
+  const client: CapnWeb.RpcSession = new CapnWeb.RpcSession(sink(fromClient, () => server), undefined);
+  const server: CapnWeb.RpcSession = new CapnWeb.RpcSession(sink(fromServer, () => client), main);
   return {
     client,
     server,
