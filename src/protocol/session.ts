@@ -10,7 +10,7 @@
 // - An export is removed when the releases received add up to the times it was introduced.
 
 import { CapnWebError } from "./errors.js";
-import { Decoder, Encoder, type Exporter, type Importer, type Pipe } from "./codec.js";
+import { Decoder, Encoder, type Exporter, type Importer, type Pipe, type PipeEnd } from "./codec.js";
 import type { Stub } from "./types.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath, type StreamCall } from "./hooks.js";
 import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
@@ -715,12 +715,13 @@ export class RpcSession {
   }
 
   /** @internal A pipe's readable end is handed out once; anything else is the peer's error. */
-  takePipeReadable(id: number): ReadableStream {
+  takePipeReadable(id: number): PipeEnd {
     const entry = this.exports.get(id);
     const readable = entry?.pipeReadable;
     if (!entry || !readable) throw new CapnWebError("protocol", `Export ${id} is not a pipe, or its readable end was already taken.`);
     entry.pipeReadable = undefined;
-    return readable;
+    const writer = entry.hook as WritableStreamHook;
+    return { readable, break: (reason) => writer.fail(reason) };
   }
 
   // Streams --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 import { CapnWebError } from "./errors.js";
 import { FlowController } from "./flow-control.js";
 import { ErrorHook, Hook, PayloadHook, PromiseHook, type PropertyPath, type StreamCall } from "./hooks.js";
+import { currentReleaseReason, withReleaseReason } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { disposableValue, releaseStub } from "./stub.js";
 
@@ -142,6 +143,11 @@ export class WritableStreamHook extends StreamEndHook<WriterState> {
     );
   }
 
+  /** Errors the local stream with `reason` (its reader, for a pipe's writable end), unless it ended. */
+  fail(reason: unknown): void {
+    if (this.state) abortWriter(this.state, reason);
+  }
+
   dispose(): void {
     const state = this.releaseState();
     if (!state) return;
@@ -195,6 +201,8 @@ interface ReaderState {
   refs: number;
   readonly stream: ReadableStream;
   done: boolean;
+  /** For a pipe's readable end: errors it even while it is being read. */
+  readonly breakPipe: ((reason: unknown) => void) | undefined;
 }
 
 export class ReadableStreamHook extends StreamEndHook<ReaderState> {
@@ -206,8 +214,8 @@ export class ReadableStreamHook extends StreamEndHook<ReaderState> {
     return new ReadableStreamHook(state);
   }
 
-  static of(stream: ReadableStream): ReadableStreamHook {
-    return new ReadableStreamHook({ refs: 0, stream, done: false });
+  static of(stream: ReadableStream, breakPipe?: (reason: unknown) => void): ReadableStreamHook {
+    return new ReadableStreamHook({ refs: 0, stream, done: false, breakPipe });
   }
 
   call(_path: PropertyPath, args: Payload): Hook {
@@ -220,9 +228,12 @@ export class ReadableStreamHook extends StreamEndHook<ReaderState> {
     if (!state || state.done) return;
     state.done = true;
     // A stream someone is reading (or piping) is theirs to finish; an untouched one is cancelled,
-    // which reaches the sender as a failed write and cancels its source.
+    // which reaches the sender as a failed write and cancels its source. When the owner that
+    // held it ended, the pipe is broken even while it is read: nobody is left to finish it.
     if (!state.stream.locked) {
       state.stream.cancel(new CapnWebError("released", "ReadableStream RPC stub was disposed without being consumed")).catch(noop);
+    } else if (state.breakPipe && currentReleaseReason() === "owner-ended") {
+      state.breakPipe(new CapnWebError("released", "The owner of this ReadableStream ended."));
     }
   }
 }
@@ -354,7 +365,9 @@ export class DeferredReleaseHook extends Hook {
     return this.inner.dup();
   }
   dispose(): void {
-    queueMicrotask(() => this.inner.dispose());
+    // The release is reported with the reason it had now (an owner's end, a leak caught).
+    const why = currentReleaseReason();
+    queueMicrotask(() => withReleaseReason(why, () => this.inner.dispose()));
   }
 }
 

@@ -9,6 +9,8 @@ import { ErrorHook, type Hook, PayloadHook, PromiseHook, type PropertyPath } fro
 import { Payload } from "../../src/protocol/payload.js";
 import { WritableStreamHook } from "../../src/protocol/streams.js";
 import { localStub } from "../../src/protocol/local.js";
+import { withReleaseReason } from "../../src/protocol/ownership.js";
+import { anchoredStubOf, releaseStub } from "../../src/protocol/stub.js";
 import { MAX_WINDOW } from "../../src/protocol/flow-control.js";
 
 function disposalSpy() {
@@ -267,6 +269,53 @@ describe("a dropped connection ends every stream on both sides", () => {
     // release for any of them.
     const pipes = [...link.fromClient, ...link.fromServer].filter((frame) => frame === '["pipe"]');
     expect(pipes).toHaveLength(3);
+  });
+});
+
+describe("who ends a stream", () => {
+  it("a ReadableStream argument the method leaves unread is cancelled once the call is done (as capnweb)", async () => {
+    let cancelled: unknown;
+    class Api extends CapnWeb.Target {
+      ignore(_stream: ReadableStream) {
+        return "ignored";
+      }
+    }
+    const link = linkedSessions(new Api());
+    const root = link.client.remoteMain<Api>();
+    const source = new ReadableStream({ pull: (controller) => controller.enqueue("data"), cancel: (reason) => void (cancelled = reason) });
+    expect(await root.ignore(source)).toBe("ignored");
+    await settle();
+    expect(cancelled).toMatchObject({ message: expect.stringMatching(/disposed without being consumed/) });
+    expect(link.client.stats()).toEqual({ imports: 1, exports: 1 });
+    expect(link.server.stats()).toEqual({ imports: 1, exports: 1 });
+  });
+
+  it("when the owner holding a received stream ends, the pipe breaks even while it is being read", async () => {
+    let cancelled: unknown;
+    class Api extends CapnWeb.Target {
+      feed(): ReadableStream<string> {
+        return new ReadableStream<string>({ pull: (controller) => controller.enqueue("more"), cancel: (reason) => void (cancelled = reason) });
+      }
+    }
+    const link = linkedSessions(new Api());
+    const root = link.client.remoteMain<Api>();
+    const stream = await root.feed();
+    const reader = stream.getReader();
+    expect((await reader.read()).value).toBe("more");
+    // What an ending scope or actor does with the references it adopted.
+    withReleaseReason("owner-ended", () => releaseStub(anchoredStubOf(stream)));
+    const failure = await (async () => {
+      try {
+        for (;;) await reader.read();
+      } catch (error) {
+        return error;
+      }
+    })();
+    expect(failure).toMatchObject({ type: "released", message: expect.stringMatching(/owner of this ReadableStream ended/) });
+    await settle();
+    expect(cancelled).toBeDefined();
+    expect(link.client.stats()).toEqual({ imports: 1, exports: 1 });
+    expect(link.server.stats()).toEqual({ imports: 1, exports: 1 });
   });
 });
 
