@@ -51,6 +51,13 @@ export interface Exporter {
   trackStream?: StreamRegistry["trackStream"];
 }
 
+/** The readable end of a pipe the peer made, and how to break the pipe while it is being read. */
+export interface PipeEnd {
+  readonly readable: ReadableStream;
+  /** Errors the pipe (its reader sees `reason`; the peer's next write fails and cancels its source). */
+  break(reason: unknown): void;
+}
+
 /** A pipe made while encoding: its ID, and how to give it up if the message is not sent. */
 export interface Pipe {
   readonly id: number;
@@ -431,7 +438,7 @@ export interface Importer {
   /** Makes the error for a broken limit (a session aborts itself with it too). */
   limitBroken?(limit: LimitName, message: string): CapnWebError;
   /** `["readable", id]`: takes the readable end of the pipe the peer made as `id`, once. */
-  takePipeReadable?(id: number): ReadableStream;
+  takePipeReadable?(id: number): PipeEnd;
   /** Where streams that must fail with the session are kept. */
   trackStream?: StreamRegistry["trackStream"];
 }
@@ -601,8 +608,8 @@ export class Decoder {
       case "readable": {
         if (value.length !== 2 || typeof value[1] !== "number") return MALFORMED;
         if (!this.importer.takePipeReadable) throw new CapnWebError("protocol", "A pipe cannot be decoded outside a session.");
-        const readable = this.importer.takePipeReadable(value[1]);
-        return this.anchored(readable, ReadableStreamHook.of(readable));
+        const pipe = this.importer.takePipeReadable(value[1]);
+        return this.anchored(pipe.readable, ReadableStreamHook.of(pipe.readable, pipe.break));
       }
       case "blob":
         return this.decodeBlob(value, parent, key, depth);

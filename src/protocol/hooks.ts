@@ -163,6 +163,17 @@ export class PromiseHook extends Hook {
       ),
     );
   }
+  override stream(path: PropertyPath, args: Payload): StreamCall {
+    // Once resolved, the write goes the resolution's way (a `stream` message, for an import).
+    const promise = this.promise.then(
+      (hook) => hook.stream(path, args).promise,
+      (error) => {
+        args.dispose();
+        throw error;
+      },
+    );
+    return { promise };
+  }
   get(path: PropertyPath): Hook {
     return new PromiseHook(this.promise.then((hook) => hook.get(path)));
   }

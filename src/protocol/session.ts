@@ -10,14 +10,14 @@
 // - An export is removed when the releases received add up to the times it was introduced.
 
 import { CapnWebError } from "./errors.js";
-import { Decoder, Encoder, type Exporter, type Importer, type Pipe } from "./codec.js";
+import { Decoder, Encoder, type Exporter, type Importer, type Pipe, type PipeEnd } from "./codec.js";
 import type { Stub } from "./types.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath, type StreamCall } from "./hooks.js";
 import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
 import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
 import { Payload } from "./payload.js";
 import { newStub, stubViewOf, withCapnwebStubs } from "./stub.js";
-import { type LiveStream, type StreamRegistry, WritableStreamHook, newPipe, writableFromHook } from "./streams.js";
+import { type LiveStream, type StreamRegistry, WritableStreamHook, writableFromHook } from "./streams.js";
 import { isTarget } from "./target.js";
 // remap support registers itself with the hooks and stubs it extends.
 import "./map.js";
@@ -506,7 +506,7 @@ export class RpcSession {
    */
   private receivePipe(): void {
     const id = this.nextPeerPushId++;
-    const { readable, writable } = newPipe();
+    const { readable, writable } = new TransformStream();
     this.addExport(id, { hook: WritableStreamHook.of(writable, this), refcount: 1, pulling: false, autoRelease: false, pipeReadable: readable });
   }
 
@@ -715,12 +715,13 @@ export class RpcSession {
   }
 
   /** @internal A pipe's readable end is handed out once; anything else is the peer's error. */
-  takePipeReadable(id: number): ReadableStream {
+  takePipeReadable(id: number): PipeEnd {
     const entry = this.exports.get(id);
     const readable = entry?.pipeReadable;
     if (!entry || !readable) throw new CapnWebError("protocol", `Export ${id} is not a pipe, or its readable end was already taken.`);
     entry.pipeReadable = undefined;
-    return readable;
+    const writer = entry.hook as WritableStreamHook;
+    return { readable, break: (reason) => writer.fail(reason) };
   }
 
   // Streams --------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@
 import { CapnWebError } from "./errors.js";
 import { FlowController } from "./flow-control.js";
 import { ErrorHook, Hook, PayloadHook, PromiseHook, type PropertyPath, type StreamCall } from "./hooks.js";
+import { currentReleaseReason, withReleaseReason } from "./ownership.js";
 import { Payload } from "./payload.js";
-import { currentReleaseReason } from "./ownership.js";
 import { disposableValue, releaseStub } from "./stub.js";
 
 /** A stream that must fail when its session ends. */
@@ -35,6 +35,50 @@ export interface StreamRegistry {
 function noop(): void {}
 
 // -----------------------------------------------------------------------------------------------
+// What both stream ends share: one state counted across dups; nothing to read, map or await.
+
+abstract class StreamEndHook<State extends { refs: number }> extends Hook {
+  protected state: State | undefined;
+
+  protected constructor(
+    state: State,
+    private readonly kind: "ReadableStream" | "WritableStream",
+  ) {
+    super();
+    state.refs++;
+    this.state = state;
+  }
+
+  /** Another reference to the same state. */
+  protected abstract again(state: State): Hook;
+
+  get(): Hook {
+    return new ErrorHook(new CapnWebError("invalid_argument", `Cannot access properties on a ${this.kind} stub.`));
+  }
+
+  map(_path: PropertyPath, captures: Hook[]): Hook {
+    for (const cap of captures) cap.dispose();
+    return new ErrorHook(new CapnWebError("invalid_argument", `Cannot use map() on a ${this.kind}.`));
+  }
+
+  pull(): Promise<Payload> {
+    return Promise.reject(new CapnWebError("invalid_argument", `A ${this.kind} stub cannot be awaited.`));
+  }
+
+  dup(): Hook {
+    if (!this.state) throw new CapnWebError("released", `Attempted to dup a ${this.kind} stub after it was disposed.`);
+    return this.again(this.state);
+  }
+
+  /** Gives this reference up; returns the state when it was the last one. */
+  protected releaseState(): State | undefined {
+    const state = this.state;
+    this.state = undefined;
+    return state && --state.refs === 0 ? state : undefined;
+  }
+}
+
+// -----------------------------------------------------------------------------------------------
 // A local WritableStream, exported: the peer calls write/close/abort on it.
 
 interface WriterState {
@@ -48,13 +92,13 @@ interface WriterState {
 // One writer per stream, however often it is sent: a stream has a single lock to give.
 const writers = new WeakMap<WritableStream, WriterState>();
 
-export class WritableStreamHook extends Hook {
-  private state: WriterState | undefined;
-
+export class WritableStreamHook extends StreamEndHook<WriterState> {
   private constructor(state: WriterState) {
-    super();
-    state.refs++;
-    this.state = state;
+    super(state, "WritableStream");
+  }
+
+  protected again(state: WriterState): Hook {
+    return new WritableStreamHook(state);
   }
 
   /** A hook on `stream`; takes its writer (a locked stream is refused with a TypeError). */
@@ -99,28 +143,14 @@ export class WritableStreamHook extends Hook {
     );
   }
 
-  get(): Hook {
-    return new ErrorHook(new CapnWebError("invalid_argument", "Cannot access properties on a WritableStream stub."));
-  }
-
-  map(_path: PropertyPath, captures: Hook[]): Hook {
-    for (const cap of captures) cap.dispose();
-    return new ErrorHook(new CapnWebError("invalid_argument", "Cannot use map() on a WritableStream."));
-  }
-
-  pull(): Promise<Payload> {
-    return Promise.reject(new CapnWebError("invalid_argument", "A WritableStream stub cannot be awaited."));
-  }
-
-  dup(): Hook {
-    if (!this.state) throw new CapnWebError("released", "Attempted to dup a WritableStream stub after it was disposed.");
-    return new WritableStreamHook(this.state);
+  /** Errors the local stream with `reason` (its reader, for a pipe's writable end), unless it ended. */
+  fail(reason: unknown): void {
+    if (this.state) abortWriter(this.state, reason);
   }
 
   dispose(): void {
-    const state = this.state;
-    this.state = undefined;
-    if (!state || --state.refs > 0) return;
+    const state = this.releaseState();
+    if (!state) return;
     state.untrack();
     // The peer let go without closing: the local writer learns it was abandoned.
     if (!state.closed) abortWriter(state, new CapnWebError("released", "WritableStream RPC stub was disposed without calling close()"));
@@ -171,19 +201,21 @@ interface ReaderState {
   refs: number;
   readonly stream: ReadableStream;
   done: boolean;
+  /** For a pipe's readable end: errors it even while it is being read. */
+  readonly breakPipe: ((reason: unknown) => void) | undefined;
 }
 
-export class ReadableStreamHook extends Hook {
-  private state: ReaderState | undefined;
-
+export class ReadableStreamHook extends StreamEndHook<ReaderState> {
   private constructor(state: ReaderState) {
-    super();
-    state.refs++;
-    this.state = state;
+    super(state, "ReadableStream");
   }
 
-  static of(stream: ReadableStream): ReadableStreamHook {
-    return new ReadableStreamHook({ refs: 0, stream, done: false });
+  protected again(state: ReaderState): Hook {
+    return new ReadableStreamHook(state);
+  }
+
+  static of(stream: ReadableStream, breakPipe?: (reason: unknown) => void): ReadableStreamHook {
+    return new ReadableStreamHook({ refs: 0, stream, done: false, breakPipe });
   }
 
   call(_path: PropertyPath, args: Payload): Hook {
@@ -191,51 +223,19 @@ export class ReadableStreamHook extends Hook {
     return new ErrorHook(new CapnWebError("invalid_argument", "Cannot call methods on a ReadableStream stub."));
   }
 
-  get(): Hook {
-    return new ErrorHook(new CapnWebError("invalid_argument", "Cannot access properties on a ReadableStream stub."));
-  }
-
-  map(_path: PropertyPath, captures: Hook[]): Hook {
-    for (const cap of captures) cap.dispose();
-    return new ErrorHook(new CapnWebError("invalid_argument", "Cannot use map() on a ReadableStream."));
-  }
-
-  pull(): Promise<Payload> {
-    return Promise.reject(new CapnWebError("invalid_argument", "A ReadableStream stub cannot be awaited."));
-  }
-
-  dup(): Hook {
-    if (!this.state) throw new CapnWebError("released", "Attempted to dup a ReadableStream stub after it was disposed.");
-    return new ReadableStreamHook(this.state);
-  }
-
   dispose(): void {
-    const state = this.state;
-    this.state = undefined;
-    if (!state || --state.refs > 0 || state.done) return;
+    const state = this.releaseState();
+    if (!state || state.done) return;
     state.done = true;
     // A stream someone is reading (or piping) is theirs to finish; an untouched one is cancelled,
-    // which reaches the sender as a failed write and cancels its source.
+    // which reaches the sender as a failed write and cancels its source. When the owner that
+    // held it ended, the pipe is broken even while it is read: nobody is left to finish it.
     if (!state.stream.locked) {
       state.stream.cancel(new CapnWebError("released", "ReadableStream RPC stub was disposed without being consumed")).catch(noop);
-    } else if (currentReleaseReason() === "owner-ended") {
-      // ...unless the one reading it was its owner (a scope, an actor), which has ended: a lock
-      // kept past its owner must not keep the pipe, and the sender's source, alive.
-      pipeFailures.get(state.stream)?.(new CapnWebError("released", "The owner of this ReadableStream ended (a scope or an actor stopped); the stream was cancelled."));
+    } else if (state.breakPipe && currentReleaseReason() === "owner-ended") {
+      state.breakPipe(new CapnWebError("released", "The owner of this ReadableStream ended."));
     }
   }
-}
-
-// A received pipe's readable end, and how to fail it while it is locked: erroring the pipe's
-// TransformStream fails the reader's read and the peer's next write (which cancels its source).
-const pipeFailures = new WeakMap<ReadableStream, (reason: unknown) => void>();
-
-/** The TransformStream a received `["pipe"]` is: its readable end can be failed by its owner's end. */
-export function newPipe(): TransformStream {
-  let controller!: TransformStreamDefaultController;
-  const pipe = new TransformStream({ start: (c) => void (controller = c) });
-  pipeFailures.set(pipe.readable, (reason) => controller.error(reason));
-  return pipe;
 }
 
 // -----------------------------------------------------------------------------------------------
@@ -365,7 +365,9 @@ export class DeferredReleaseHook extends Hook {
     return this.inner.dup();
   }
   dispose(): void {
-    queueMicrotask(() => this.inner.dispose());
+    // The release is reported with the reason it had now (an owner's end, a leak caught).
+    const why = currentReleaseReason();
+    queueMicrotask(() => withReleaseReason(why, () => this.inner.dispose()));
   }
 }
 

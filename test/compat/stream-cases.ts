@@ -5,7 +5,7 @@
 // cannot carry is registered as skipped, with the reason in its name.
 
 import { describe, expect, it } from "vitest";
-import { testObjects } from "./fixtures.js";
+import { testObjects, windowFiller } from "./fixtures.js";
 import { inMemory, pumpMicrotasks, type Pair, type Setup } from "./harness.js";
 
 type Need =
@@ -53,12 +53,13 @@ export function streamCases(setup: Setup): void {
   const blocked = (needs: Need[]): Need | undefined =>
     needs.find((need) => (need === "memory" ? setup.medium !== "memory" : setup.medium === "http-batch"));
 
-  // Every case here streams, so every case needs a session.
-  const streamCase = (name: string, needs: Need[], body: () => Promise<void>, timeout?: number) => {
-    const why = blocked(["session", ...needs]);
+  // A case that streams needs a session; a Request or Response without a body does not.
+  const register = (name: string, needs: Need[], body: () => Promise<void>, timeout?: number) => {
+    const why = blocked(needs);
     if (why) it.skip(`${name} [${setup.medium}: ${REASONS[why]}]`, body);
     else it(name, body, timeout);
   };
+  const streamCase = (name: string, needs: Need[], body: () => Promise<void>, timeout?: number) => register(name, ["session", ...needs], body, timeout);
 
   /** A pair whose end-of-case check runs once the stream traffic has settled. */
   const open = async (main: object): Promise<Pair> => {
@@ -73,6 +74,15 @@ export function streamCases(setup: Setup): void {
   };
 
   describe("WritableStream over RPC", () => {
+    class HelloWorldWriter extends S.RpcTarget {
+      async receiveStream(stream: WritableStream<string>) {
+        const writer = stream.getWriter();
+        await writer.write("hello");
+        await writer.write("world");
+        await writer.close();
+      }
+    }
+
     streamCase("can send a WritableStream and receive writes", [], async () => {
       const chunks: string[] = [];
       let closeCalled = false;
@@ -80,15 +90,7 @@ export function streamCases(setup: Setup): void {
         write: (chunk) => void chunks.push(chunk),
         close: () => void (closeCalled = true),
       });
-      class StreamReceiver extends S.RpcTarget {
-        async receiveStream(stream: WritableStream<string>) {
-          const writer = stream.getWriter();
-          await writer.write("hello");
-          await writer.write("world");
-          await writer.close();
-        }
-      }
-      await using harness = await open(new StreamReceiver());
+      await using harness = await open(new HelloWorldWriter());
       await harness.stub.receiveStream(stream);
       expect(chunks).toEqual(["hello", "world"]);
       expect(closeCalled).toBe(true);
@@ -221,32 +223,20 @@ export function streamCases(setup: Setup): void {
         write: () => void writesReceived++,
         close: () => void (closeReceived = true),
       });
-      let writesSent = 0;
-      class StreamReceiver extends S.RpcTarget {
-        async receiveStream(stream: WritableStream<string>) {
-          const writer = stream.getWriter();
-          // About 40 KB per write once encoded: some 7 writes fill the initial 256 KiB window.
-          const chunk = "x".repeat(40000);
-          for (let i = 0; i < 20; i++) {
-            writesSent++;
-            await writer.write(chunk);
-          }
-          await writer.close();
-        }
-      }
-      await using harness = await open(new StreamReceiver());
+      const writer = windowFiller(S);
+      await using harness = await open(writer.target);
       // The call still reaches the server; the writes coming back wait in the client's queue, so
       // no answer reaches the server and its window never refills.
       harness.clientTransport!.fence();
       const call = harness.stub.receiveStream(stream);
-      await untilStill(() => writesSent);
-      expect(writesSent).toBeGreaterThanOrEqual(5);
-      expect(writesSent).toBeLessThanOrEqual(10);
+      await untilStill(writer.writesSent);
+      expect(writer.writesSent()).toBeGreaterThanOrEqual(5);
+      expect(writer.writesSent()).toBeLessThanOrEqual(10);
       expect(writesReceived).toBe(0);
       expect(closeReceived).toBe(false);
       harness.clientTransport!.releaseFence();
       while (!closeReceived) await new Promise((resolve) => setTimeout(resolve, 0));
-      expect(writesSent).toBe(20);
+      expect(writer.writesSent()).toBe(20);
       expect(writesReceived).toBe(20);
       await call;
     });
@@ -254,15 +244,7 @@ export function streamCases(setup: Setup): void {
     streamCase("uses stream messages instead of push+pull+release", ["memory"], async () => {
       const chunks: string[] = [];
       const stream = new WritableStream<string>({ write: (chunk) => void chunks.push(chunk), close() {} });
-      class StreamReceiver extends S.RpcTarget {
-        async receiveStream(stream: WritableStream<string>) {
-          const writer = stream.getWriter();
-          await writer.write("hello");
-          await writer.write("world");
-          await writer.close();
-        }
-      }
-      await using harness = await open(new StreamReceiver());
+      await using harness = await open(new HelloWorldWriter());
       const clientBefore = harness.clientTransport!.sentLog.length;
       const serverBefore = harness.serverTransport!.sentLog.length;
       await harness.stub.receiveStream(stream);
@@ -624,6 +606,28 @@ export function streamCases(setup: Setup): void {
       expect(response.statusText).toBe("Created");
       expect(response.headers.get("x-custom")).toBe("fromserver");
       expect(await response.text()).toBe("hello from server");
+    });
+
+    register("can send Request without body over RPC", [], async () => {
+      class RequestServer extends S.RpcTarget {
+        async receiveRequest(request: Request) {
+          // Firefox has no request.body: there the bytes say whether there was one.
+          const hasBody = request.body === undefined ? (await request.arrayBuffer()).byteLength > 0 : request.body !== null;
+          return { url: request.url, method: request.method, hasBody };
+        }
+      }
+      await using harness = await open(new RequestServer());
+      expect(await harness.stub.receiveRequest(new Request("http://example.com"))).toEqual({ url: "http://example.com/", method: "GET", hasBody: false });
+    });
+
+    register("can send Response without body over RPC", [], async () => {
+      class ResponseServer extends S.RpcTarget {
+        receiveResponse(response: Response) {
+          return { status: response.status, hasBody: response.body !== null };
+        }
+      }
+      await using harness = await open(new ResponseServer());
+      expect(await harness.stub.receiveResponse(new Response(null, { status: 204 }))).toEqual({ status: 204, hasBody: false });
     });
   });
 
