@@ -13,7 +13,8 @@
 //   fill(writable, bytes)           writes `bytes` in 64 KiB chunks into the client's WritableStream
 //   consume(readable)               reads the client's ReadableStream to its end; the byte count
 // The raw echo server answers the text frame `stream <bytes>` with `bytes` in 64 KiB binary
-// frames, then the text frame `end`.
+// frames, `stream-json <bytes>` with them as capnweb's stream-write text frames, then the text
+// frame `end`.
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -234,7 +235,8 @@ export async function startRawServer(port = 0): Promise<RunningServer> {
   wss.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => {
       const command = !isBinary && (data as Buffer).length < 32 ? String(data) : "";
-      if (command.startsWith("stream ")) void rawStream(ws, Number(command.slice(7)));
+      if (command.startsWith("stream ")) void rawStream(ws, Number(command.slice(7)), false);
+      else if (command.startsWith("stream-json ")) void rawStream(ws, Number(command.slice(12)), true);
       else ws.send(data, { binary: isBinary });
     });
   });
@@ -252,13 +254,19 @@ export async function startRawServer(port = 0): Promise<RunningServer> {
   };
 }
 
-/** Raw ws's limit for a stream: binary frames as fast as the socket drains (4 MiB buffered at most). */
-async function rawStream(ws: WebSocket, bytes: number): Promise<void> {
+/**
+ * Raw ws's limit for a stream: frames as fast as the socket drains (4 MiB buffered at most).
+ * Binary: the bytes alone. `asJson`: each chunk as the text frame capnweb's wire makes of a
+ * stream write (`["stream", ["pipeline", id, ["write"], [["bytes", base64]]]]`), encoded per
+ * chunk: the cost of the encoding without any RPC.
+ */
+async function rawStream(ws: WebSocket, bytes: number, asJson: boolean): Promise<void> {
   const chunk = Buffer.alloc(CHUNK_BYTES);
   for (let sent = 0; sent < bytes; sent += CHUNK_BYTES) {
-    const frame = bytes - sent >= CHUNK_BYTES ? chunk : chunk.subarray(0, bytes - sent);
-    if (ws.bufferedAmount < 4 * 1024 * 1024) ws.send(frame, { binary: true });
-    else await new Promise<void>((resolve, reject) => ws.send(frame, { binary: true }, (error) => (error ? reject(error) : resolve())));
+    const data = bytes - sent >= CHUNK_BYTES ? chunk : chunk.subarray(0, bytes - sent);
+    const frame = asJson ? JSON.stringify(["stream", ["pipeline", 1, ["write"], [["bytes", data.toString("base64")]]]]) : data;
+    if (ws.bufferedAmount < 4 * 1024 * 1024) ws.send(frame, { binary: !asJson });
+    else await new Promise<void>((resolve, reject) => ws.send(frame, { binary: !asJson }, (error) => (error ? reject(error) : resolve())));
   }
   ws.send("end");
 }

@@ -70,15 +70,19 @@ export function closePairs(pairs: Pair[]): void {
 export class RawClient {
   private remaining = 0;
   private done: (() => void) | undefined;
-  /** While a download runs: its byte count, and what to call on its `end` frame. */
-  private downloading: { bytes: number; end(bytes: number): void } | undefined;
+  /** While a download runs: its byte count, whether frames are JSON, and what to call on its `end` frame. */
+  private downloading: { bytes: number; json: boolean; end(bytes: number): void } | undefined;
 
   private constructor(readonly socket: WebSocket) {
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       const download = this.downloading;
       if (download) {
         if (isBinary) download.bytes += data.length;
-        else {
+        else if (download.json && data.length > 3) {
+          // Decoded as a receiver of capnweb's wire must: the JSON, then the base64.
+          const message = JSON.parse(String(data)) as [string, [string, number, string[], [[string, string]]]];
+          download.bytes += Buffer.from(message[1][3][0][1], "base64").length;
+        } else {
           this.downloading = undefined;
           download.end(download.bytes);
         }
@@ -110,11 +114,14 @@ export class RawClient {
     });
   }
 
-  /** Asks the raw server for `bytes` in binary frames; resolves with the bytes received at its `end`. */
-  download(bytes: number): Promise<number> {
+  /**
+   * Asks the raw server for `bytes` in binary frames (or, `json`, as capnweb's stream-write text
+   * frames, decoded here); resolves with the bytes received at its `end`.
+   */
+  download(bytes: number, json = false): Promise<number> {
     return new Promise((end) => {
-      this.downloading = { bytes: 0, end };
-      this.socket.send(`stream ${bytes}`);
+      this.downloading = { bytes: 0, json, end };
+      this.socket.send(`${json ? "stream-json" : "stream"} ${bytes}`);
     });
   }
 

@@ -25,6 +25,8 @@ export interface WorkloadResult {
 }
 
 export const RAW = "raw ws";
+/** Raw ws sending what capnweb's wire makes of a stream's bytes (base64 in JSON text frames). */
+export const RAW_JSON = "raw ws, base64 JSON";
 
 /** Measures one case per pair (plus the raw socket, if given), interleaved. */
 export async function measurePairs(

@@ -4,7 +4,9 @@
 //               a ReadableStream the client passes and the server reads (upload); MB/s for the
 //               four pairs and, as the limit, raw `ws` sending the same bytes as binary frames.
 //               capnweb's wire carries bytes as base64 inside JSON text, so every RPC figure
-//               pays a third more bytes and the encoding; raw ws pays neither.
+//               pays a third more bytes and the encoding; raw ws pays neither. A second limit,
+//               "raw ws, base64 JSON", sends each chunk as the frame capnweb's wire makes of it
+//               (and decodes it): the encoding's cost without RPC, flow control or streams.
 //   slow reader the server (writer) offers 10,000 chunks, the client takes 1 per 10 ms; measured
 //               on the writer's side: the most bytes its source had produced beyond what the
 //               reader had consumed, and its heap (heapUsed + external, after gc) and RSS growth.
@@ -13,7 +15,7 @@
 
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Context, RAW, type WorkloadResult } from "../lib/context.js";
+import { type Context, RAW, RAW_JSON, type WorkloadResult } from "../lib/context.js";
 import { type Measured, median, orderFor } from "../lib/measure.js";
 import type { Pair } from "../lib/clients.js";
 import { CHUNK_BYTES, MiB, countingSink, countingSource, drain } from "../../test/shared/byte-streams.js";
@@ -61,6 +63,9 @@ interface StreamCase {
 }
 
 export interface StreamsResult {
+  /** Transfers per case (the figure is their median), and the bytes of each. */
+  runs: number;
+  bytes: number;
   throughput: WorkloadResult[];
   slowReader: SlowReaderResult[];
   /** Cases left out, by name: why they failed. */
@@ -150,7 +155,7 @@ export async function streams(ctx: Context, serverMemory: () => Promise<MemorySa
   const throughput: WorkloadResult[] = [];
   for (const [direction, d] of Object.entries(DIRECTIONS) as [StreamDirection, (typeof DIRECTIONS)[StreamDirection]][]) {
     const cases: StreamCase[] = ctx.pairs.map((pair) => ({ name: pair.label, run: (n) => d.run(pair.api, n) }));
-    cases.push({ name: RAW, run: (n) => ctx.raw.download(n) });
+    cases.push({ name: RAW, run: (n) => ctx.raw.download(n) }, { name: RAW_JSON, run: (n) => ctx.raw.download(n, true) });
     const figures = await measureStreams(cases, runs, bytes, failures, direction);
     throughput.push({ id: `stream-${direction}`, title: quick ? d.title.replace("100 MiB", "32 MiB") : d.title, unit: "MB", figures });
   }
@@ -162,5 +167,5 @@ export async function streams(ctx: Context, serverMemory: () => Promise<MemorySa
       failures[`slow reader ${pair.label}`] = errorText(error);
     }
   }
-  return { throughput, slowReader: slow, failures };
+  return { runs, bytes, throughput, slowReader: slow, failures };
 }
