@@ -13,16 +13,16 @@ import { type Hook, PayloadHook, PromiseHook, TargetHook, type PropertyPath } fr
 import { DEFAULT_LIMITS, RemapBudget, attachRemapBudget, isBlockedName, type LimitName, type Limits } from "./limits.js";
 import { Payload, type PendingSlot } from "./payload.js";
 import { anchorStub, borrowedPromiseStub, newPromiseStub, newStub, stubViewOf } from "./stub.js";
+import { DeferredReleaseHook, ReadableStreamHook, type StreamRegistry, WritableStreamHook, writableFromHook } from "./streams.js";
 import {
-  DeferredReleaseHook,
-  REQUEST_INIT_KEYS,
-  RESPONSE_INIT_KEYS,
-  ReadableStreamHook,
-  type StreamRegistry,
-  WritableStreamHook,
+  blobExpression,
   blobFromStream,
-  writableFromHook,
-} from "./streams.js";
+  requestExpression,
+  requestFromWire,
+  responseExpression,
+  responseFromWire,
+  withBytesOf,
+} from "./fetch-types.js";
 import { isTarget } from "./target.js";
 import { bufferPrototype, fromBase64, toBase64 } from "../platform/bytes.js";
 
@@ -96,8 +96,6 @@ const BYTE_MARKERS = new Map<object, string>([
   [Float64Array.prototype, "Float64Array"],
 ]);
 const PLAIN_BYTES = new Set<object>(bufferPrototype ? [Uint8Array.prototype, bufferPrototype] : [Uint8Array.prototype]);
-// Methods whose Request has no body to read when the runtime does not expose `request.body`.
-const BODYLESS_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "DELETE"]);
 
 export class Encoder {
   private exports: number[] | undefined;
@@ -245,9 +243,7 @@ export class Encoder {
     }
     if (value instanceof WritableStream) return this.encodeWritable(value);
     if (proto === Blob.prototype) {
-      // Always through a pipe: a Blob's bytes can only be read asynchronously.
-      const blob = value as Blob;
-      return ["blob", blob.type, ["readable", this.pipe(blob.stream())]];
+      return blobExpression(value as Blob, (readable) => this.pipe(readable));
     }
     if (proto === Request.prototype) return this.encodeRequest(value as Request, depth);
     if (proto === Response.prototype) return this.encodeResponse(value as Response, depth);
@@ -275,59 +271,12 @@ export class Encoder {
     return ["writable", this.noteExport(this.exporter.exportHook(hook))];
   }
 
-  /** capnweb's Request expression: the URL, and an init holding only what differs from defaults. */
   private encodeRequest(request: Request, depth: number): unknown {
-    const init: Record<string, unknown> = {};
-    if (request.method !== "GET") init.method = request.method;
-    const headers = [...request.headers];
-    if (headers.length > 0) init.headers = headers;
-    const duplex = (request as { duplex?: string }).duplex || "half";
-    if (request.body) {
-      init.body = this.encodeValue(request.body, depth + 1);
-      init.duplex = duplex;
-    } else if (request.body === undefined && !BODYLESS_METHODS.has(request.method)) {
-      // A runtime without `request.body` (Firefox): the bytes are read first, then piped.
-      const bytes = request.arrayBuffer();
-      const readable = new ReadableStream<Uint8Array>({
-        async start(controller) {
-          try {
-            controller.enqueue(new Uint8Array(await bytes));
-            controller.close();
-          } catch (error) {
-            controller.error(error);
-          }
-        },
-      });
-      init.body = ["readable", this.pipe(readable)];
-      init.duplex = duplex;
-    }
-    if (request.cache && request.cache !== "default") init.cache = request.cache;
-    if (request.redirect !== "follow") init.redirect = request.redirect;
-    if (request.integrity) init.integrity = request.integrity;
-    if (request.mode && request.mode !== "cors") init.mode = request.mode;
-    if (request.credentials && request.credentials !== "same-origin") init.credentials = request.credentials;
-    if (request.referrer && request.referrer !== "about:client") init.referrer = request.referrer;
-    if (request.referrerPolicy) init.referrerPolicy = request.referrerPolicy;
-    if (request.keepalive) init.keepalive = request.keepalive;
-    // Cloudflare Workers' extensions travel as they are, as capnweb sends them.
-    const workers = request as { cf?: unknown; encodeResponseBody?: string };
-    if (workers.cf) init.cf = workers.cf;
-    if (workers.encodeResponseBody && workers.encodeResponseBody !== "automatic") init.encodeResponseBody = workers.encodeResponseBody;
-    return ["request", request.url, init];
+    return requestExpression(request, (body) => this.encodeValue(body, depth + 1), (readable) => this.pipe(readable));
   }
 
   private encodeResponse(response: Response, depth: number): unknown {
-    const workers = response as { cf?: unknown; encodeBody?: string; webSocket?: unknown };
-    if (workers.webSocket) throw new CapnWebError("invalid_argument", "Can't serialize a Response containing a webSocket.", { remoteName: "TypeError" });
-    const body = this.encodeValue(response.body, depth + 1);
-    const init: Record<string, unknown> = {};
-    if (response.status !== 200) init.status = response.status;
-    if (response.statusText) init.statusText = response.statusText;
-    const headers = [...response.headers];
-    if (headers.length > 0) init.headers = headers;
-    if (workers.cf) init.cf = workers.cf;
-    if (workers.encodeBody && workers.encodeBody !== "automatic") init.encodeBody = workers.encodeBody;
-    return ["response", body, init];
+    return responseExpression(response, (body) => this.encodeValue(body, depth + 1));
   }
 
   private encodeStub(hook: Hook, path: PropertyPath, isPromise: boolean): unknown {
@@ -654,19 +603,12 @@ export class Decoder {
     const wire = value[2];
     if (typeof wire !== "object" || wire === null || Array.isArray(wire)) return MALFORMED;
     const fields = wire as Container;
-    const init: Record<string, unknown> = {};
-    if (fields.body) {
-      const body = this.decodeValue(fields.body, fields, "body", depth + 1);
-      if (!isBody(body)) throw new CapnWebError("protocol", "Request body must be of type ReadableStream.");
-      init.body = body;
-    }
-    if (fields.signal) throw new CapnWebError("protocol", "A Request's signal cannot be received.");
-    const request = buildFetchObject(() => new Request(value[1] as string, fetchInit(fields, init, REQUEST_INIT_KEYS, depth, this.importer.limits)), "request");
-    if (init.body instanceof ReadableStream && request.body === undefined) {
+    // Only the body is an expression; the rest of the init travels as plain JSON.
+    const body = fields.body ? this.decodeValue(fields.body, fields, "body", depth + 1) : undefined;
+    const request = requestFromWire(value[1], fields, body, (field) => checkLimits(field, depth + 2, this.importer.limits));
+    if (body instanceof ReadableStream && request.body === undefined) {
       // A runtime whose Request cannot hold a stream: the bytes are read, then given to a copy.
-      const bytes = new Response(init.body).arrayBuffer();
-      const fixed = bytes.then((read) => new PayloadHook(Payload.fromApp(new Request(request, { body: new Uint8Array(read) }))));
-      return this.placeholder(new PromiseHook(fixed), parent, key);
+      return this.placeholder(new PromiseHook(withBytesOf(request, body).then((copy) => new PayloadHook(Payload.fromApp(copy)))), parent, key);
     }
     return request;
   }
@@ -674,12 +616,9 @@ export class Decoder {
   private decodeResponse(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
     if (value.length !== 3) return MALFORMED;
     const body = this.decodeValue(value[1], parent, key, depth + 1);
-    if (!isBody(body)) throw new CapnWebError("protocol", "Response body must be of type ReadableStream.");
     const wire = value[2];
     if (typeof wire !== "object" || wire === null || Array.isArray(wire)) return MALFORMED;
-    const fields = wire as Container;
-    if (fields.webSocket) throw new CapnWebError("protocol", "Can't deserialize a Response containing a webSocket.");
-    return buildFetchObject(() => new Response(body as ConstructorParameters<typeof Response>[0], fetchInit(fields, {}, RESPONSE_INIT_KEYS, depth, this.importer.limits)), "response");
+    return responseFromWire(body, wire as Container, (field) => checkLimits(field, depth + 2, this.importer.limits));
   }
 
   private placeholder(hook: Hook, parent: Container, key: string | number): unknown {
@@ -767,36 +706,6 @@ export class Decoder {
 }
 
 const MALFORMED: unique symbol = Symbol("malformed");
-
-function isBody(body: unknown): boolean {
-  return body === null || body === undefined || typeof body === "string" || body instanceof Uint8Array || body instanceof ReadableStream;
-}
-
-/**
- * The init of a received Request or Response: only the fields capnweb sends, taken as they came
- * (headers as pairs, Workers' `cf` as is), held to the depth limit first (Headers stringifies
- * what it is given, recursing as deep as the peer nested it).
- */
-function fetchInit(fields: Container, init: Record<string, unknown>, keys: readonly string[], depth: number, limits: Limits): Record<string, unknown> {
-  if (fields.headers !== undefined && !Array.isArray(fields.headers)) {
-    throw new CapnWebError("protocol", "Request and Response headers must be serialized as an array of pairs.");
-  }
-  for (const name of keys) {
-    if (!Object.hasOwn(fields, name)) continue;
-    checkLimits(fields[name], depth + 2, limits);
-    init[name] = fields[name];
-  }
-  return init;
-}
-
-function buildFetchObject<T>(build: () => T, kind: string): T {
-  try {
-    return build();
-  } catch (cause) {
-    // The runtime's own error says what was wrong; only its message travels in the abort.
-    throw new CapnWebError("protocol", `Invalid ${kind} expression: ${cause instanceof Error ? cause.message : String(cause)}`);
-  }
-}
 
 function isPath(path: unknown): path is (string | number)[] {
   return Array.isArray(path) && path.every((part) => typeof part === "string" || typeof part === "number");

@@ -31,7 +31,7 @@ export type ErrorType =
   | "remote"
   /** The application passed something that cannot be sent or used this way. */
   | "invalid_argument"
-  /** A feature of the protocol this version does not implement yet (streams, blobs, ...). */
+  /** A feature this runtime or build does not offer (no WebSocket, map() support not loaded). */
   | "unsupported"
   /** Any other `type` or `code` string a remote error carried. */
   | (string & {});

@@ -370,31 +370,3 @@ export class DeferredReleaseHook extends Hook {
     queueMicrotask(() => withReleaseReason(why, () => this.inner.dispose()));
   }
 }
-
-// -----------------------------------------------------------------------------------------------
-// Blob, Request, Response bodies
-
-/** The Blob a pipe's bytes make, with the sender's content type. */
-export async function blobFromStream(stream: ReadableStream, type: string): Promise<Blob> {
-  const blob = await new Response(stream).blob();
-  return blob.type === type ? blob : blob.slice(0, blob.size, type);
-}
-
-// Only these travel as a Request's init, as capnweb sends them (defaults are left out).
-export const REQUEST_INIT_KEYS = [
-  "method",
-  "headers",
-  "duplex",
-  "cache",
-  "redirect",
-  "integrity",
-  "mode",
-  "credentials",
-  "referrer",
-  "referrerPolicy",
-  "keepalive",
-  "cf",
-  "encodeResponseBody",
-] as const;
-
-export const RESPONSE_INIT_KEYS = ["status", "statusText", "headers", "cf", "encodeBody"] as const;

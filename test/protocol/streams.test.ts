@@ -319,6 +319,82 @@ describe("who ends a stream", () => {
   });
 });
 
+describe("a peer driving a pipe by hand", () => {
+  function rawSession(main: object) {
+    const sent: unknown[][] = [];
+    const session = new CapnWeb.RpcSession({ send: (frame) => void sent.push(JSON.parse(frame)), close() {} }, main);
+    return { sent, session, receive: (frame: unknown[]) => session.receive(JSON.stringify(frame)) };
+  }
+
+  class Reader extends CapnWeb.Target {
+    async read(stream: ReadableStream<string>) {
+      const chunks: string[] = [];
+      try {
+        for await (const chunk of stream) chunks.push(chunk);
+        return chunks;
+      } catch (error) {
+        return { chunks, error: (error as Error).message };
+      }
+    }
+  }
+
+  it("writes are answered as the reader takes them; close ends the reader; the pipe leaves the table when released", async () => {
+    const peer = rawSession(new Reader());
+    peer.receive(["pipe"]);
+    peer.receive(["push", ["pipeline", 0, ["read"], [["readable", 1]]]]);
+    peer.receive(["pull", 2]);
+    peer.receive(["stream", ["pipeline", 1, ["write"], ["a"]]]);
+    peer.receive(["stream", ["pipeline", 1, ["write"], ["b"]]]);
+    peer.receive(["stream", ["pipeline", 1, ["close"], []]]);
+    await settle();
+    expect(peer.sent).toContainEqual(["resolve", 3, ["undefined"]]);
+    expect(peer.sent).toContainEqual(["resolve", 4, ["undefined"]]);
+    expect(peer.sent).toContainEqual(["resolve", 5, ["undefined"]]);
+    expect(peer.sent).toContainEqual(["resolve", 2, [["a", "b"]]]);
+    // The stream calls went by themselves; the pipe and the call wait for the peer's release.
+    expect(peer.session.stats()).toEqual({ imports: 1, exports: 3 });
+    peer.receive(["release", 1, 1]);
+    peer.receive(["release", 2, 1]);
+    expect(peer.session.stats()).toEqual({ imports: 1, exports: 1 });
+  });
+
+  it("a pipe released before it was closed fails its reader, and the session goes on", async () => {
+    const peer = rawSession(new Reader());
+    peer.receive(["pipe"]);
+    peer.receive(["push", ["pipeline", 0, ["read"], [["readable", 1]]]]);
+    peer.receive(["pull", 2]);
+    peer.receive(["stream", ["pipeline", 1, ["write"], ["a"]]]);
+    await settle();
+    peer.receive(["release", 1, 1]);
+    await settle();
+    expect(peer.sent).toContainEqual(["resolve", 2, { chunks: [["a"]], error: "WritableStream RPC stub was disposed without calling close()" }]);
+    expect(peer.session.isEnded).toBe(false);
+  });
+
+  it("a write into a pipe whose reader gave up is rejected", async () => {
+    class Quitter extends CapnWeb.Target {
+      async firstOnly(stream: ReadableStream<string>) {
+        const reader = stream.getReader();
+        const { value } = await reader.read();
+        await reader.cancel(new Error("enough"));
+        return value;
+      }
+    }
+    const peer = rawSession(new Quitter());
+    peer.receive(["pipe"]);
+    peer.receive(["push", ["pipeline", 0, ["firstOnly"], [["readable", 1]]]]);
+    peer.receive(["pull", 2]);
+    peer.receive(["stream", ["pipeline", 1, ["write"], ["a"]]]);
+    peer.receive(["stream", ["pipeline", 1, ["write"], ["b"]]]);
+    await settle();
+    expect(peer.sent).toContainEqual(["resolve", 2, "a"]);
+    const answer = peer.sent.find((message) => message[1] === 4);
+    expect(answer?.[0]).toBe("reject");
+    expect(JSON.stringify(answer)).toMatch(/enough/);
+    expect(peer.session.isEnded).toBe(false);
+  });
+});
+
 describe("backpressure: a slow reader holds the writer to its window", () => {
   it("10,000 chunks offered to a reader that takes one per turn: unanswered writes stay within the window", async () => {
     const chunk = "x".repeat(1024);
