@@ -42,23 +42,29 @@ export interface BenchApi {
   consume(readable: ReadableStream<Uint8Array>): number;
 }
 
-/** The stream methods, the same for both servers (each main object, one per connection, has one). */
-class StreamWork {
-  private last: CountingSource | undefined;
-  download(bytes: number): ReadableStream<Uint8Array> {
-    this.last = countingSource(bytes, { content: "fixed" });
-    return this.last.stream;
-  }
-  produced(): number {
-    return this.last?.produced() ?? 0;
-  }
-  async fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<number> {
-    await writeAll(writable, bytes, { content: "fixed" });
-    return bytes;
-  }
-  async consume(readable: ReadableStream<Uint8Array>): Promise<number> {
-    return (await drain(readable, { hash: false })).bytes;
-  }
+/**
+ * The stream methods, the same on both servers: `base` is capnweb's RpcTarget or our Target (each
+ * main object, one per connection, remembers its last download's source).
+ */
+function withStreams<B extends new (...args: any[]) => object>(base: B) {
+  const lastSource = new WeakMap<object, CountingSource>();
+  return class extends base {
+    download(bytes: number): ReadableStream<Uint8Array> {
+      const source = countingSource(bytes, { content: "fixed" });
+      lastSource.set(this, source);
+      return source.stream;
+    }
+    produced(): number {
+      return lastSource.get(this)?.produced() ?? 0;
+    }
+    async fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<number> {
+      await writeAll(writable, bytes, { content: "fixed" });
+      return bytes;
+    }
+    async consume(readable: ReadableStream<Uint8Array>): Promise<number> {
+      return (await drain(readable, { hash: false })).bytes;
+    }
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,20 +91,7 @@ class CwUsers extends RpcTarget {
     return new CwUser(id);
   }
 }
-export class CwApi extends RpcTarget {
-  readonly #streams = new StreamWork();
-  download(bytes: number): ReadableStream<Uint8Array> {
-    return this.#streams.download(bytes);
-  }
-  produced(): number {
-    return this.#streams.produced();
-  }
-  fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<number> {
-    return this.#streams.fill(writable, bytes);
-  }
-  consume(readable: ReadableStream<Uint8Array>): Promise<number> {
-    return this.#streams.consume(readable);
-  }
+export class CwApi extends withStreams(RpcTarget) {
   square(i: number): number {
     return i * i;
   }
@@ -141,20 +134,7 @@ class OurUsers extends CapnWeb.Target {
     return new OurUser(id);
   }
 }
-export class OurApi extends CapnWeb.Target {
-  readonly #streams = new StreamWork();
-  download(bytes: number): ReadableStream<Uint8Array> {
-    return this.#streams.download(bytes);
-  }
-  produced(): number {
-    return this.#streams.produced();
-  }
-  fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<number> {
-    return this.#streams.fill(writable, bytes);
-  }
-  consume(readable: ReadableStream<Uint8Array>): Promise<number> {
-    return this.#streams.consume(readable);
-  }
+export class OurApi extends withStreams(CapnWeb.Target) {
   square(i: number): number {
     return i * i;
   }

@@ -169,58 +169,52 @@ async function wsServer(impl: Impl, service: StreamService): Promise<ServerEnd &
   };
 }
 
-async function wsClient(impl: Impl, url: string): Promise<ClientEnd> {
-  if (impl === "ours") {
-    const api = await CapnWeb.connect<StreamApi>(url);
-    return { api, tables: () => CapnWeb.stats(api), close: () => CapnWeb.close(api) };
-  }
-  const socket = new WebSocket(url);
-  const session = new RpcSession<StreamApi>(new WebSocketTransport(socket as any));
+/** An end of ours: its root stub, whose session stats() reads and close() ends. */
+function ourEnd(api: CapnWeb.Stub<StreamApi>): ClientEnd {
+  return { api, tables: () => CapnWeb.stats(api), close: () => CapnWeb.close(api) };
+}
+
+/** An end of capnweb's over `transport`; `closeCarrier` closes what the transport runs on. */
+function capnwebEnd(transport: ConstructorParameters<typeof RpcSession>[0], closeCarrier: () => void, main?: object): ClientEnd {
+  const session = new RpcSession<StreamApi>(transport, main as never);
   const api = session.getRemoteMain() as unknown as CapnWeb.Stub<StreamApi>;
   return {
     api,
     tables: () => session.getStats(),
     close() {
       (api as unknown as Disposable)[Symbol.dispose]();
-      socket.close();
+      closeCarrier();
     },
   };
+}
+
+async function wsClient(impl: Impl, url: string): Promise<ClientEnd> {
+  if (impl === "ours") return ourEnd(await CapnWeb.connect<StreamApi>(url));
+  const socket = new WebSocket(url);
+  return capnwebEnd(new WebSocketTransport(socket as any), () => socket.close());
 }
 
 function portEnd(impl: Impl, port: MessagePort, peer: Impl, main?: object): ClientEnd {
-  if (impl === "ours") {
-    const api = CapnWeb.connectMessagePort<StreamApi>(port, { main, encoding: peer === "capnweb" ? "structured" : "string" });
-    return { api, tables: () => CapnWeb.stats(api), close: () => CapnWeb.close(api) };
-  }
-  const session = new RpcSession<StreamApi>(new CapnwebPortTransport(port), main);
-  const api = session.getRemoteMain() as unknown as CapnWeb.Stub<StreamApi>;
-  return {
-    api,
-    tables: () => session.getStats(),
-    close() {
-      (api as unknown as Disposable)[Symbol.dispose]();
-      port.close();
-    },
-  };
+  if (impl === "ours") return ourEnd(CapnWeb.connectMessagePort<StreamApi>(port, { main, encoding: peer === "capnweb" ? "structured" : "string" }));
+  return capnwebEnd(new CapnwebPortTransport(port), () => port.close(), main);
 }
 
-export async function openPeers(clientImpl: Impl, serverImpl: Impl, carrier: Carrier): Promise<StreamPeers> {
-  const service = new StreamService();
-  const label = `${clientImpl}→${serverImpl} over ${carrier}`;
+/** The two ends over one carrier, how to cut it and how to take it down. */
+interface Connected {
+  client: ClientEnd;
+  server: Pick<ServerEnd, "tables">;
+  drop(): void;
+  close(): Promise<void>;
+}
+
+async function connectOver(carrier: Carrier, clientImpl: Impl, serverImpl: Impl, service: StreamService): Promise<Connected> {
   if (carrier === "websocket") {
     const server = await wsServer(serverImpl, service);
     const relay = await startRelay(server.port);
     const client = await wsClient(clientImpl, `ws://127.0.0.1:${relay.port}/`);
-    // One call, so that both sessions exist before the test looks at their tables.
-    await client.api.produced();
     return {
-      label,
-      clientImpl,
-      serverImpl,
-      api: client.api,
-      service,
-      clientTables: client.tables,
-      serverTables: server.tables,
+      client,
+      server,
       drop: () => relay.cut(),
       async close() {
         client.close();
@@ -233,15 +227,9 @@ export async function openPeers(clientImpl: Impl, serverImpl: Impl, carrier: Car
   const main = serverImpl === "ours" ? ourStreamApi(service) : capnwebStreamApi(service);
   const server = portEnd(serverImpl, port2, clientImpl, main);
   const client = portEnd(clientImpl, port1, serverImpl);
-  await client.api.produced();
   return {
-    label,
-    clientImpl,
-    serverImpl,
-    api: client.api,
-    service,
-    clientTables: client.tables,
-    serverTables: server.tables,
+    client,
+    server,
     drop() {
       // What a dead channel tells each side: capnweb's transport knows only the `null` goodbye.
       port1.postMessage(null);
@@ -253,5 +241,23 @@ export async function openPeers(clientImpl: Impl, serverImpl: Impl, carrier: Car
       port1.close();
       port2.close();
     },
+  };
+}
+
+export async function openPeers(clientImpl: Impl, serverImpl: Impl, carrier: Carrier): Promise<StreamPeers> {
+  const service = new StreamService();
+  const { client, server, drop, close } = await connectOver(carrier, clientImpl, serverImpl, service);
+  // One call, so that both sessions exist before the test looks at their tables.
+  await client.api.produced();
+  return {
+    label: `${clientImpl}→${serverImpl} over ${carrier}`,
+    clientImpl,
+    serverImpl,
+    api: client.api,
+    service,
+    clientTables: client.tables,
+    serverTables: server.tables,
+    drop,
+    close,
   };
 }
