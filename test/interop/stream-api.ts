@@ -68,6 +68,11 @@ export class StreamService {
   /** How the stream `startUpload` reads ends: what it read, or why it failed. */
   uploadEnded: Promise<Drained> | undefined;
   uploadRead = 0;
+  /**
+   * How the last `fill` ends on the server: the sha256 written, or why it failed. (A passed
+   * WritableStream lives as long as the call it came with, so the call is what stays open.)
+   */
+  fillEnded: Promise<string> | undefined;
   /** Called after each chunk `startUpload` reads, with the bytes read so far. */
   onUploadChunk: ((bytes: number) => void) | undefined;
 
@@ -86,7 +91,9 @@ export class StreamService {
     return drain(readable);
   }
   fill(writable: WritableStream<Uint8Array>, bytes: number): Promise<string> {
-    return writeAll(writable, bytes);
+    this.fillEnded = writeAll(writable, bytes);
+    this.fillEnded.catch(() => {});
+    return this.fillEnded;
   }
   blob(text: string, type: string): Blob {
     return new Blob([text], { type });

@@ -1,4 +1,5 @@
-// A stream cut mid-way by a dropped connection, both ways, between the two implementations over
+// A stream cut mid-way by a dropped connection, both ways (and a WritableStream the server writes
+// into), between the two implementations over
 // WebSocket (the TCP relay between them destroyed) and MessageChannel (the channel's goodbye
 // delivered to both sides at once): the reading end's read and the writing end's source both end
 // with an error, ours `disconnected` (CapnWebError), capnweb's an Error of its own, and our side's
@@ -10,7 +11,7 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as CapnWeb from "../../src/index.js";
-import { MiB, countingSource, drain } from "../shared/byte-streams.js";
+import { MiB, countingSink, countingSource, drain } from "../shared/byte-streams.js";
 import { PAIRS, openPeers, type Carrier, type Impl, type StreamPeers } from "./stream-peers.js";
 
 /** More than any test reads: the stream is always cut before its end. */
@@ -73,6 +74,19 @@ describe.each(CARRIERS)("over %s", (carrier) => {
       peers.drop();
       expectDisconnected(server, await peers.service.uploadEnded!.then(() => "the upload ended as if complete", (e: unknown) => e));
       expectDisconnected(client, await source.cancelled);
+      await expectNothingLeft(peers);
+    });
+
+    it("a WritableStream the client passes, cut mid-way while the server writes: the server's write and the client's sink fail, nothing left", async () => {
+      const peers = (open = await openPeers(client, server, carrier));
+      const sink = countingSink();
+      // The stream lives as long as the call it was passed with: the call stays open while the server writes.
+      const call = Promise.resolve(peers.api.fill(sink.stream, ENDLESS)).then(() => "the call returned as if complete", (e: unknown) => e);
+      await vi.waitFor(() => expect(sink.received()).toBeGreaterThanOrEqual(BEFORE_CUT), WAIT);
+      peers.drop();
+      expectDisconnected(client, await call);
+      expectDisconnected(server, await peers.service.fillEnded!.then(() => "the writes ended as if complete", (e: unknown) => e));
+      expectDisconnected(client, await sink.closed.then(() => "the sink was closed as if complete", (e: unknown) => e));
       await expectNothingLeft(peers);
     });
   });
