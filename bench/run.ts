@@ -430,12 +430,13 @@ if (streamsResult) {
     const capnweb = r.slowReader.find((x) => x.pair === "capnweb→capnweb");
     out.push(
       table(
-        ["Pair", "chunks read", "produced − consumed, max", "heap + external growth, max", "RSS growth, max", "ahead ÷ capnweb→capnweb"],
+        ["Pair", "chunks read", "produced − consumed, max", "heapUsed growth, max", "external growth, max", "RSS growth, max", "ahead ÷ capnweb→capnweb"],
         r.slowReader.map((x) => [
           x.pair,
           fmtInt(x.chunksRead),
           fmtBytes(x.maxAheadBytes),
           fmtBytes(x.maxHeapGrowth),
+          fmtBytes(x.maxExternalGrowth),
           fmtBytes(x.maxRssGrowth),
           capnweb ? fmtRatio(x.maxAheadBytes / capnweb.maxAheadBytes) : "–",
         ]),

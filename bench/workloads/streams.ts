@@ -9,7 +9,7 @@
 //               (and decodes it): the encoding's cost without RPC, flow control or streams.
 //   slow reader the server (writer) offers 10,000 chunks, the client takes 1 per 10 ms; measured
 //               on the writer's side: the most bytes its source had produced beyond what the
-//               reader had consumed, and its heap (heapUsed + external, after gc) and RSS growth.
+//               reader had consumed, and its heapUsed, external memory (both after gc) and RSS growth.
 //
 // A case that fails (our side before it carries streams) is left out and its error reported.
 
@@ -77,8 +77,9 @@ export interface SlowReaderResult {
   chunksRead: number;
   /** The most the writer's source had produced beyond what the reader had consumed, bytes. */
   maxAheadBytes: number;
-  /** Growth of the writer process's heapUsed + external (after gc) over its baseline, the most seen. */
+  /** Growth of the writer process's heapUsed, and of its external memory (both after gc) over the baseline, the most seen. */
   maxHeapGrowth: number;
+  maxExternalGrowth: number;
   maxRssGrowth: number;
 }
 
@@ -118,7 +119,6 @@ async function measureStreams(cases: StreamCase[], runs: number, bytes: number, 
 
 /** The slow reader against one pair: reads 1 chunk per 10 ms for `chunks` chunks of an offer of 10,000, then cancels. */
 async function slowReader(pair: Pair, chunks: number, serverMemory: () => Promise<MemorySample>): Promise<SlowReaderResult> {
-  const held = (m: MemorySample) => m.heapUsed + m.external;
   // A short slow stream first, so that what the first one on this session allocates once (and
   // the buffers the throughput runs left for the collector) is not counted as held.
   await drain(await pair.api.download(SLOW_READER_OFFERED_CHUNKS * CHUNK_BYTES), { hash: false, delayMs: SLOW_READER_DELAY_MS, maxChunks: 25 });
@@ -127,6 +127,7 @@ async function slowReader(pair: Pair, chunks: number, serverMemory: () => Promis
   const baseline = await serverMemory();
   let maxAheadBytes = 0;
   let maxHeapGrowth = 0;
+  let maxExternalGrowth = 0;
   let maxRssGrowth = 0;
   const stream: ReadableStream<Uint8Array> = await pair.api.download(SLOW_READER_OFFERED_CHUNKS * CHUNK_BYTES);
   const read = await drain(stream, {
@@ -139,13 +140,14 @@ async function slowReader(pair: Pair, chunks: number, serverMemory: () => Promis
       const produced: number = await pair.api.produced();
       maxAheadBytes = Math.max(maxAheadBytes, produced - consumed);
       const m = await serverMemory();
-      maxHeapGrowth = Math.max(maxHeapGrowth, held(m) - held(baseline));
+      maxHeapGrowth = Math.max(maxHeapGrowth, m.heapUsed - baseline.heapUsed);
+      maxExternalGrowth = Math.max(maxExternalGrowth, m.external - baseline.external);
       maxRssGrowth = Math.max(maxRssGrowth, m.rss - baseline.rss);
     },
   });
   // Let the cancel reach the writer before the next pair's baseline.
   await sleep(50);
-  return { pair: pair.label, chunksRead: read.chunks, maxAheadBytes, maxHeapGrowth, maxRssGrowth };
+  return { pair: pair.label, chunksRead: read.chunks, maxAheadBytes, maxHeapGrowth, maxExternalGrowth, maxRssGrowth };
 }
 
 export async function streams(ctx: Context, serverMemory: () => Promise<MemorySample>, quick = false): Promise<StreamsResult> {
