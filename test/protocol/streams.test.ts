@@ -320,9 +320,9 @@ describe("who ends a stream", () => {
 });
 
 describe("a peer driving a pipe by hand", () => {
-  function rawSession(main: object) {
+  function rawSession(main: object, limits?: Partial<CapnWeb.Limits>) {
     const sent: unknown[][] = [];
-    const session = new CapnWeb.RpcSession({ send: (frame) => void sent.push(JSON.parse(frame)), close() {} }, main);
+    const session = new CapnWeb.RpcSession({ send: (frame) => void sent.push(JSON.parse(frame)), close() {} }, main, { limits });
     return { sent, session, receive: (frame: unknown[]) => session.receive(JSON.stringify(frame)) };
   }
 
@@ -369,6 +369,17 @@ describe("a peer driving a pipe by hand", () => {
     await settle();
     expect(peer.sent).toContainEqual(["resolve", 2, { chunks: [["a"]], error: "WritableStream RPC stub was disposed without calling close()" }]);
     expect(peer.session.isEnded).toBe(false);
+  });
+
+  it("writes a peer piles up in a pipe nobody reads are held to maxPendingCalls: the session aborts with 'limit'", async () => {
+    const peer = rawSession(new Reader(), { maxPendingCalls: 5 });
+    peer.receive(["pipe"]);
+    for (let i = 0; i < 6; i++) peer.receive(["stream", ["pipeline", 1, ["write"], [`chunk ${i}`]]]);
+    await settle();
+    expect(peer.session.isEnded).toBe(true);
+    expect(peer.session.endedWith).toMatchObject({ type: "limit", limit: "maxPendingCalls" });
+    expect(peer.sent.at(-1)?.[0]).toBe("abort");
+    expect(peer.session.stats()).toEqual({ imports: 0, exports: 0 });
   });
 
   it("a write into a pipe whose reader gave up is rejected", async () => {
