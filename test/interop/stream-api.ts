@@ -14,6 +14,13 @@ export interface ResponseInfo {
   body: string;
 }
 
+export interface RequestInfo {
+  method: string;
+  url: string;
+  headers: Array<[string, string]>;
+  body: string;
+}
+
 export interface BlobInfo {
   type: string;
   size: number;
@@ -33,6 +40,8 @@ export interface StreamApi {
   describeBlob(blob: Blob): BlobInfo;
   response(status: number, headers: Array<[string, string]>, body: string): Response;
   describeResponse(response: Response): ResponseInfo;
+  request(method: string, url: string, headers: Array<[string, string]>, body: string): Request;
+  describeRequest(request: Request): RequestInfo;
   /**
    * Starts reading the client's stream into the server (1 chunk per `delayMs`, at most
    * `maxChunks`) and answers at once; see `uploadEnded`.
@@ -55,6 +64,10 @@ export interface StreamHolder {
 
 export async function describeResponse(response: Response): Promise<ResponseInfo> {
   return { status: response.status, statusText: response.statusText, headers: [...response.headers], body: await response.text() };
+}
+
+export async function describeRequest(request: Request): Promise<RequestInfo> {
+  return { method: request.method, url: request.url, headers: [...request.headers], body: await request.text() };
 }
 
 export async function describeBlob(blob: Blob): Promise<BlobInfo> {
@@ -171,6 +184,12 @@ function streamApiOn<B extends Base>(base: B, releaseArgument: (stub: unknown) =
     }
     describeResponse(response: Response) {
       return describeResponse(response);
+    }
+    request(method: string, url: string, headers: Array<[string, string]>, body: string) {
+      return new Request(url, { method, headers, body });
+    }
+    describeRequest(request: Request) {
+      return describeRequest(request);
     }
     startUpload(readable: ReadableStream<Uint8Array>, delayMs?: number, maxChunks?: number) {
       return serviceOf(this).startUpload(readable, delayMs, maxChunks);
