@@ -78,9 +78,16 @@ export interface CapabilityMembers<T> extends StubMembers<T> {
   dup(): Stub<T>;
 }
 
-// `Methods` of an array or of a primitive are none: pipelining goes into objects only.
+// `Methods` of an array, a primitive or a stream (or Blob, Request, Response) are none:
+// pipelining goes into plain objects and capabilities only; a stream's methods are local.
 type PipelinedMembers<T> =
-  IsAny<T> extends true ? any : NonNullable<T> extends readonly unknown[] ? unknown : NonNullable<T> extends object ? RemoteMembers<NonNullable<T>> : unknown;
+  IsAny<T> extends true
+    ? any
+    : NonNullable<T> extends readonly unknown[] | StreamsAndBodies
+      ? unknown
+      : NonNullable<T> extends object
+        ? RemoteMembers<NonNullable<T>>
+        : unknown;
 
 type StubRemoteMembers<T> = IsAny<T> extends true ? any : RemoteMembers<T>;
 

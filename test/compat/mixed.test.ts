@@ -5,7 +5,7 @@
 import { afterAll, describe } from "vitest";
 import { CAPNWEB, COMPAT, inMemory, overHttpBatch, overMessagePort, overWebSocket, type Setup } from "./harness.js";
 import { rpcCases } from "./rpc-cases.js";
-import { streamCases } from "./stream-cases.js";
+import { batchBlobCase, streamCases } from "./stream-cases.js";
 
 const setups: Setup[] = [
   inMemory(CAPNWEB, COMPAT),
@@ -23,5 +23,6 @@ for (const setup of setups) {
     afterAll(async () => setup.close?.());
     rpcCases(setup);
     streamCases(setup);
+    if (setup.medium === "http-batch") batchBlobCase(setup);
   });
 }

@@ -42,6 +42,22 @@ describe("Hook.stream and the stream hooks keep ownership straight", () => {
     expect(spy.wasDisposed()).toBe(true);
   });
 
+  it("leaves stream args ownership with a resolved callee whose call() throws synchronously", async () => {
+    const spy = disposalSpy();
+    const argument = localStub(spy.target);
+    // A callee that takes its arguments (releasing them) and then throws.
+    class SyncThrowing extends ErrorHook {
+      override call(_path: PropertyPath, args: Payload): Hook {
+        args.dispose();
+        throw new Error("sync failure");
+      }
+    }
+    const hook = new PromiseHook(Promise.resolve<Hook>(new SyncThrowing(undefined)));
+    await expect(hook.stream(["write"], Payload.fromApp([argument])).promise).rejects.toThrow("sync failure");
+    argument[Symbol.dispose]();
+    expect(spy.wasDisposed()).toBe(true);
+  });
+
   it("default stream() disposes the result hook when pull() throws synchronously", () => {
     let resultDisposed = false;
     class ThrowingPull extends ErrorHook {

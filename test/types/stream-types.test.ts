@@ -32,6 +32,11 @@ async function streams(files: CapnWeb.Stub<Files>) {
   const response = await files.fetch(new Request("https://example.com/"));
   expectTypeOf(response).toEqualTypeOf<Response>();
   expectTypeOf(response.status).toEqualTypeOf<number>();
+  // A stream's methods are local: they are not pipelined on the promise of one.
+  // @ts-expect-error getReader is not a remote member
+  files.download("a.bin").getReader();
+  // @ts-expect-error nor is a Blob's text()
+  files.thumbnail("a.png").text();
   const listing = await files.listing();
   expectTypeOf(listing).toEqualTypeOf<{ name: string; blob: Blob; body: ReadableStream<string> }>();
 }
