@@ -6,6 +6,7 @@
 
 import { asyncContext } from "../platform/async-context.js";
 import { type StubOwner, installOwnership, withReleaseReason } from "../protocol/ownership.js";
+import { labelImportOwner } from "../protocol/session.js";
 import { isRootLive, releaseRoot, stubViewOf } from "../protocol/stub.js";
 import { setDefaultActorScope } from "../supervisor/actor-child.js";
 
@@ -30,6 +31,7 @@ export class Owner implements StubOwner {
       return;
     }
     this.roots.add(root);
+    labelImportOwner(root, this.label);
     if (this.roots.size >= this.sweepAt) this.sweep();
   }
 
@@ -85,6 +87,11 @@ export class Owner implements StubOwner {
     for (const root of this.roots) if (!isRootLive(root)) this.roots.delete(root);
     this.sweepAt = Math.max(SWEEP_AT, this.roots.size * 2);
   }
+}
+
+/** The label of the owner whose calls `target` runs as (a target actor's), if it has one. */
+export function targetOwnerLabel(target: object): string | undefined {
+  return ownerOfTarget.get(target)?.label;
 }
 
 /** Calls on `target` run as `owner`. */

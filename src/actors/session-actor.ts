@@ -22,7 +22,8 @@ import { logger } from "../logging.js";
 import { publish } from "../telemetry/channels.js";
 import { type RestorableInspection, RestorableSet, type RestoreHost, restoreHostOf } from "./restorables.js";
 import type { TargetActor, TargetInspection } from "./target-actor.js";
-import { sessionOfStub, type RpcSession } from "../protocol/session.js";
+import { type CapabilityTables, sessionOfStub, type RpcSession } from "../protocol/session.js";
+import { targetOwnerLabel } from "./owner.js";
 import { stubViewOf } from "../protocol/stub.js";
 import { sessionMachine } from "./session-machine.js";
 import { sessionParent, stopSessionActor } from "./session-system.js";
@@ -209,6 +210,22 @@ export class SessionActor implements Child, RestoreHost {
 
   stats(): SessionStats {
     return this.connection?.stats() ?? { imports: 0, exports: 0 };
+  }
+
+  /** Every import and export of the current connection, described (empty while disconnected). */
+  capabilityTables(): CapabilityTables {
+    return this.connection?.session.capabilityTables(describeTarget) ?? { imports: [], exports: [] };
+  }
+
+  /**
+   * Closes the current connection as if the network had dropped it: the session reconnects by
+   * its policy (an operator's "drop connection"). False when there is none to drop.
+   */
+  dropConnection(): boolean {
+    const connection = this.connection;
+    if (!connection || this.ended) return false;
+    connection.close();
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -493,6 +510,12 @@ export class SessionActor implements Child, RestoreHost {
       restorables: this.restorableSet?.inspect() ?? [],
     };
   }
+}
+
+/** An exported target actor's owner is the actor itself: named by its label. */
+export function describeTarget(target: object): { owner?: string } | undefined {
+  const owner = targetOwnerLabel(target);
+  return owner === undefined ? undefined : { owner };
 }
 
 function settleWaiter(waiter: Waiter): void {

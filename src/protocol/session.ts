@@ -55,6 +55,12 @@ export interface SessionStats {
   exports: number;
 }
 
+/**
+ * What made a table entry, kept for inspection only: the path of the call that made it (no copy:
+ * the path the call already carries), or a short word. Turned into text only when inspected.
+ */
+type EntryOrigin = PropertyPath | string;
+
 interface ExportEntry {
   hook: Hook;
   refcount: number;
@@ -62,6 +68,30 @@ interface ExportEntry {
   pulling: boolean;
   /** Released implicitly once resolved (`stream` semantics). */
   autoRelease: boolean;
+  createdAt: number;
+  origin: EntryOrigin;
+}
+
+/** One row of a session's import or export table, as inspection shows it. */
+export interface CapabilityEntry {
+  id: number;
+  /** Imports: introductions by the peer not yet released by us. Exports: introductions to the peer not yet released by it. */
+  refcount: number;
+  /** Imports only: stubs on this side holding the entry. */
+  localRefs?: number;
+  /** "capability", "promise" (an answer or a promise not resolved yet), "resolved", "main". */
+  kind: string;
+  /** The call (`call users.get`) or event (`answer to call users.list`, `export of Reporter`) that made it. */
+  origin: string;
+  /** Who releases it when they end (a scope, a target actor), where one is known. */
+  owner?: string;
+  ageMs: number;
+}
+
+/** Every import and export of one session. */
+export interface CapabilityTables {
+  imports: CapabilityEntry[];
+  exports: CapabilityEntry[];
 }
 
 class Deferred {
@@ -80,6 +110,9 @@ class ImportEntry {
   private waiting: Deferred | undefined;
   /** Where this entry's onBroken callbacks sit in the session's list (the order they came in). */
   private brokenSlots: number[] | undefined;
+  readonly createdAt = Date.now();
+  /** Set by an owner adopting a stub of this entry (inspection only). */
+  ownerLabel: string | undefined;
 
   constructor(
     readonly session: RpcSession,
@@ -87,6 +120,7 @@ class ImportEntry {
     /** Introductions by the peer not yet matched by a release we sent. */
     public remoteRefcount: number,
     pulling: boolean,
+    readonly origin: EntryOrigin,
   ) {
     if (pulling) this.startWaiting();
   }
@@ -183,6 +217,11 @@ export class ImportHook extends Hook {
     return this.entry?.session;
   }
 
+  /** @internal An owner took this stub: inspection names it beside the entry. */
+  labelOwner(label: string): void {
+    if (this.entry) this.entry.ownerLabel = label;
+  }
+
   /** The entry while it is still the peer's to answer for (unresolved, in the table). */
   pendingEntryOf(session: RpcSession): ImportEntry | undefined {
     const entry = this.entry;
@@ -266,6 +305,13 @@ class MainImportHook extends ImportHook {
   }
 }
 
+/** @internal Names `label` as the owner of the import behind a stub's root, for inspection. */
+export function labelImportOwner(root: object, label: string): void {
+  const hook = (root as { hook?: Hook }).hook;
+  const actual = hook && (hook.standsFor() ?? hook);
+  if (actual instanceof ImportHook) actual.labelOwner(label);
+}
+
 /** The session a stub reaches through, when it is a stub of a remote capability. */
 export function sessionOfStub(stub: unknown): RpcSession | undefined {
   const view = stubViewOf(stub);
@@ -309,8 +355,9 @@ export class RpcSession {
     private readonly options: SessionOptions = {},
   ) {
     this.limits = resolveLimits(options.limits);
-    this.exports.set(0, { hook: hookForMain(main, options.ownsMain ?? true), refcount: 1, pulling: false, autoRelease: false });
-    this.mainImport = new ImportEntry(this, 0, 1, false);
+    const now = Date.now();
+    this.exports.set(0, { hook: hookForMain(main, options.ownsMain ?? true), refcount: 1, pulling: false, autoRelease: false, createdAt: now, origin: "main" });
+    this.mainImport = new ImportEntry(this, 0, 1, false, "main");
     this.imports.set(0, this.mainImport);
   }
 
@@ -379,6 +426,42 @@ export class RpcSession {
 
   stats(): SessionStats {
     return { imports: this.imports.size, exports: this.exports.size };
+  }
+
+  /**
+   * Every entry of both tables, described. `describeTarget` names a local target exported (the
+   * actors layer knows its owner); computed now, from what the entries keep, so that the tables
+   * cost nothing until someone looks.
+   */
+  capabilityTables(describeTarget?: (target: object) => { label?: string; owner?: string } | undefined): CapabilityTables {
+    const now = Date.now();
+    const imports: CapabilityEntry[] = [];
+    for (const entry of this.imports.values()) {
+      imports.push({
+        id: entry.id,
+        refcount: entry.remoteRefcount,
+        localRefs: entry.localRefs,
+        kind: entry === this.mainImport ? "main" : entry.resolution ? "resolved" : entry.id > 0 ? "promise" : "capability",
+        origin: entry.id > 0 ? `call ${describeOrigin(entry.origin)}` : describeOrigin(entry.origin),
+        ...(entry.ownerLabel ? { owner: entry.ownerLabel } : {}),
+        ageMs: now - entry.createdAt,
+      });
+    }
+    const exports: CapabilityEntry[] = [];
+    for (const [id, entry] of this.exports) {
+      const target = entry.hook instanceof TargetHook ? entry.hook.target : undefined;
+      const described = target ? describeTarget?.(target) : undefined;
+      const name = described?.label ?? (target ? targetName(target) : undefined);
+      exports.push({
+        id,
+        refcount: entry.refcount,
+        kind: id === 0 ? "main" : entry.pulling ? "promise" : "capability",
+        origin: id > 0 ? `peer's call ${describeOrigin(entry.origin)}` : name && id !== 0 ? `export of ${name}` : describeOrigin(entry.origin),
+        ...(described?.owner ? { owner: described.owner } : {}),
+        ageMs: now - entry.createdAt,
+      });
+    }
+    return { imports, exports };
   }
 
   /** @internal Answers awaited from the peer: pulled calls and promises it sent, not yet resolved. */
@@ -453,6 +536,7 @@ export class RpcSession {
 
   private receivePush(expression: unknown): void {
     const id = this.nextPeerPushId++;
+    this.introducedBy = id;
     let hook: Hook;
     try {
       hook = soleHookOrPayload(Decoder.decode(expression, this));
@@ -461,14 +545,14 @@ export class RpcSession {
       if (!(error instanceof CapnWebError) || error.type !== "unsupported") throw error;
       hook = new ErrorHook(error);
     }
-    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: pushOrigin(expression) });
   }
 
   private refuseStreaming(kind: string): void {
     const id = this.nextPeerPushId++;
     const error = new CapnWebError("unsupported", `The "${kind}" message (streams) is not supported yet by capnweb-otp.`);
     const autoRelease = kind === "stream";
-    this.addExport(id, { hook: new ErrorHook(error), refcount: 1, pulling: false, autoRelease });
+    this.addExport(id, { hook: new ErrorHook(error), refcount: 1, pulling: false, autoRelease, createdAt: Date.now(), origin: kind });
     if (autoRelease) this.resolveExport(id);
   }
 
@@ -482,6 +566,7 @@ export class RpcSession {
 
   private receiveResolution(id: number, isReject: boolean, expression: unknown): void {
     const entry = this.imports.get(id);
+    this.introducedBy = entry;
     let payload: Payload;
     try {
       payload = Decoder.decode(expression, this);
@@ -601,7 +686,7 @@ export class RpcSession {
       return id;
     }
     const id = this.nextExportId--;
-    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: "stub" });
     return id;
   }
 
@@ -624,7 +709,7 @@ export class RpcSession {
       hook = created;
     }
     const id = this.nextExportId--;
-    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: "target" });
     return id;
   }
 
@@ -632,7 +717,7 @@ export class RpcSession {
   exportPromise(hook: Hook): number {
     this.assertOpen();
     const id = this.nextExportId--;
-    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: "promise" });
     // Never before the message that introduces the promise has gone out (we are inside its
     // encoding now): a resolve for an ID the peer has not seen yet would be dropped.
     queueMicrotask(() => {
@@ -661,7 +746,7 @@ export class RpcSession {
     if (entry) entry.remoteRefcount++;
     else {
       this.checkImportRoom();
-      this.imports.set(id, (entry = new ImportEntry(this, id, 1, false)));
+      this.imports.set(id, (entry = new ImportEntry(this, id, 1, false, this.introductionOrigin())));
     }
     return new ImportHook(entry, false);
   }
@@ -673,9 +758,21 @@ export class RpcSession {
       throw new CapnWebError("protocol", `The peer exported promise ${id} under an ID that is taken or not negative.`);
     }
     this.checkImportRoom();
-    const entry = new ImportEntry(this, id, 1, true);
+    const entry = new ImportEntry(this, id, 1, true, this.introductionOrigin());
     this.imports.set(id, entry);
     return new ImportHook(entry, true);
+  }
+
+  /**
+   * What the frame being decoded is: the answer to one of our calls (its import entry), or the
+   * peer's push of this ID. Kept as the plain reference, so that decoding pays one field write.
+   */
+  private introducedBy: ImportEntry | number | undefined;
+
+  private introductionOrigin(): string {
+    const by = this.introducedBy;
+    if (typeof by === "number") return `argument of the peer's push ${by}`;
+    return by ? `answer to call ${describeOrigin(by.origin)}` : "introduced by the peer";
   }
 
   /** @internal */
@@ -709,7 +806,7 @@ export class RpcSession {
       }
     }
     this.send(["push", expression]);
-    return this.newPushImport();
+    return this.newPushImport(path);
   }
 
   /** @internal */
@@ -732,11 +829,11 @@ export class RpcSession {
       return ["import", importId];
     });
     this.send(["push", ["remap", id, path, wireCaptures, instructions]]);
-    return this.newPushImport();
+    return this.newPushImport(path);
   }
 
-  private newPushImport(): Hook {
-    const entry = new ImportEntry(this, this.nextImportId++, 1, false);
+  private newPushImport(path: PropertyPath): Hook {
+    const entry = new ImportEntry(this, this.nextImportId++, 1, false, path);
     this.imports.set(entry.id, entry);
     return new ImportHook(entry, true);
   }
@@ -887,6 +984,23 @@ function hookForMain(main: unknown, owned: boolean): Hook {
   }
   if (isTarget(main) || typeof main === "function") return TargetHook.wrap(main as object, undefined, owned);
   return new PayloadHook(Payload.fromApp(main));
+}
+
+function describeOrigin(origin: EntryOrigin): string {
+  return typeof origin === "string" ? origin : origin.length === 0 ? "(main)" : origin.join(".");
+}
+
+/** The path a push's pipeline names, or the kind of expression pushed. */
+function pushOrigin(expression: unknown): EntryOrigin {
+  if (Array.isArray(expression) && (expression[0] === "pipeline" || expression[0] === "remap") && Array.isArray(expression[2])) {
+    return expression[2] as PropertyPath;
+  }
+  return "push";
+}
+
+function targetName(target: object): string {
+  if (typeof target === "function") return target.name || "function";
+  return Object.getPrototypeOf(target)?.constructor?.name ?? "object";
 }
 
 /** A push that is exactly one call or reference needs no payload around it. */
