@@ -142,12 +142,16 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
       const inner = page.locator(".node", { has: page.locator(".name", { hasText: /^inner$/ }) }).last();
       const meterBefore = await page.locator(".node.k-supervisor", { has: page.locator(".name", { hasText: /^nested$/ }) }).last().locator(".chip.meter").first().textContent();
       expect(meterBefore).toContain("restarts 0/5 in 60s");
+      const nestedNode = page.locator(".node.k-supervisor", { has: page.locator(".name", { hasText: /^nested$/ }) }).last();
+      const nestedBefore = await nestedNode.locator(".row").first().screenshot();
       await inner.locator("button[data-action=restartChild]").click();
       await expect.poll(() => inner.locator(".chip", { hasText: "restarted" }).textContent(), { timeout: 10_000 }).toContain("1×");
       await expect.poll(() => page.locator("#log").textContent(), { timeout: 10_000 }).toContain("nested/inner");
-      expect(await page.locator("#log .t-restart").count()).toBeGreaterThan(0);
+      await expect.poll(() => page.locator("#log .t-restart").count(), { timeout: 10_000 }).toBeGreaterThan(0);
       const meterAfter = await page.locator(".node.k-supervisor", { has: page.locator(".name", { hasText: /^nested$/ }) }).last().locator(".chip.meter").first().textContent();
       expect(meterAfter).toContain("restarts 1/5 in 60s");
+      // The supervisor's row, as drawn, changed with its restart meter.
+      expect((await nestedNode.locator(".row").first().screenshot()).equals(nestedBefore)).toBe(false);
       expect(CapnWeb.inspect(app).children[2]!.actor).toMatchObject({ kind: "supervisor", restarts: { used: 1 } });
 
       // Screenshots: the page changed between two states, and one is kept for the README.
