@@ -4,55 +4,16 @@
 // Pressing "restart" on a child restarts it through its supervisor; the tree's restart count and
 // the log show it. The screenshot taken at the end is the README's (docs/observer.png).
 
-import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { createMachine } from "xstate";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as CapnWeb from "../../src/index.js";
+import { CHROMIUM, launchChromium } from "../shared/chromium.js";
+import { ObservedApi, Reporter } from "../shared/observed-api.js";
 
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
 const SCREENSHOT = fileURLToPath(new URL("../../docs/observer.png", import.meta.url));
-
-class Reporter extends CapnWeb.Target {
-  progress(percent: number) {
-    return percent;
-  }
-}
-
-class Item extends CapnWeb.Target {
-  constructor(readonly n: number) {
-    super();
-  }
-  value() {
-    return this.n;
-  }
-}
-
-class Api extends CapnWeb.Target {
-  private readonly subscribers: unknown[] = [];
-  subscribe(reporter: CapnWeb.Stub<{ progress(p: number): number }>) {
-    this.subscribers.push(reporter.dup());
-    return this.subscribers.length;
-  }
-  square(i: number) {
-    return i * i;
-  }
-  fail() {
-    throw new Error("failing on purpose");
-  }
-  item(n: number) {
-    return new Item(n);
-  }
-  async track(reporter: CapnWeb.Stub<{ progress(p: number): number }>) {
-    await reporter.progress(50);
-    return "tracking";
-  }
-  authenticate(token: string) {
-    return new Item(token.length);
-  }
-}
 
 const traffic = createMachine({
   id: "traffic",
@@ -64,10 +25,7 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
   let browser: Browser;
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM!,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
@@ -75,7 +33,7 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
   });
 
   it("shows the tree, a session's capability table and the calls; restart on a child shows in the tree and the log", async () => {
-    const server = await CapnWeb.serve({ host: "127.0.0.1", port: 0, main: () => new Api() });
+    const server = await CapnWeb.serve({ host: "127.0.0.1", port: 0, main: () => new ObservedApi() });
     const app = await CapnWeb.Supervisor.start(
       [
         CapnWeb.Session.spec({ name: "api", url: server.wsUrl }),
@@ -90,12 +48,12 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
     const observer = await CapnWeb.observe(app, { controls: true, intervalMs: 250 });
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     try {
-      const api = CapnWeb.session<Api>("api");
+      const api = CapnWeb.session<ObservedApi>("api");
       // Something in every table: a target actor exported to the server, a restorable, a held
       // capability, and calls for the chart.
       const reporter = CapnWeb.export(api, new Reporter());
       expect(await api.track(reporter)).toBe("tracking");
-      expect(await api.subscribe(reporter)).toBe(1);
+      expect(await api.keep(reporter)).toBe(1);
       const authed = CapnWeb.restorable(api, (root) => root.authenticate("secret"), { label: "authed" });
       expect(await authed.value()).toBe(6);
       const held = api.item(7);

@@ -8,45 +8,7 @@ import { WebSocket } from "ws";
 import { afterEach, describe, expect, it } from "vitest";
 import * as CapnWeb from "../../src/index.js";
 import type { ObserverSnapshot } from "../../src/index.js";
-
-interface ObserverApi {
-  next(cursor: number): ObserverSnapshot;
-  restartChild(path: string[]): void;
-  stopChild(path: string[]): void;
-  dropConnection(path: string[]): void;
-}
-
-class Reporter extends CapnWeb.Target {
-  progress(percent: number) {
-    return percent;
-  }
-}
-
-class Item extends CapnWeb.Target {
-  constructor(readonly n: number) {
-    super();
-  }
-  value() {
-    return this.n;
-  }
-}
-
-class Api extends CapnWeb.Target {
-  readonly kept: CapnWeb.Stub<Reporter>[] = [];
-  square(i: number) {
-    return i * i;
-  }
-  item(n: number) {
-    return new Item(n);
-  }
-  keep(reporter: CapnWeb.Stub<Reporter>) {
-    this.kept.push(reporter.dup());
-    return this.kept.length;
-  }
-  dropAll() {
-    for (const reporter of this.kept.splice(0)) CapnWeb.release(reporter);
-  }
-}
+import { type ObserverPage, ObservedApi, Reporter, openPageSession } from "../shared/observed-api.js";
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -54,8 +16,8 @@ afterEach(async () => {
 });
 
 async function world(options: CapnWeb.ObserverOptions = {}) {
-  const apis: Api[] = [];
-  const server = await CapnWeb.serve({ host: "127.0.0.1", port: 0, main: () => apis[apis.push(new Api()) - 1] });
+  const apis: ObservedApi[] = [];
+  const server = await CapnWeb.serve({ host: "127.0.0.1", port: 0, main: () => apis[apis.push(new ObservedApi()) - 1] });
   cleanups.push(() => server.close());
   const app = await CapnWeb.Supervisor.start(
     [CapnWeb.Session.spec({ name: "api", url: server.wsUrl, reconnect: { strategy: "constant", baseDelay: 20, jitter: 0 } })],
@@ -64,11 +26,11 @@ async function world(options: CapnWeb.ObserverOptions = {}) {
   cleanups.push(() => app.close());
   const observer = await CapnWeb.observe(app, { intervalMs: 100, ...options });
   cleanups.push(() => observer.close());
-  return { server, app, observer, apis, api: CapnWeb.session<Api>("api") };
+  return { server, app, observer, apis, api: CapnWeb.session<ObservedApi>("api") };
 }
 
-async function openPage(observer: CapnWeb.Observer): Promise<CapnWeb.Stub<ObserverApi>> {
-  const page = await CapnWeb.connect<ObserverApi>(new URL("rpc", observer.url.replace("http:", "ws:")).href);
+async function openPage(observer: CapnWeb.Observer): Promise<CapnWeb.Stub<ObserverPage>> {
+  const page = await openPageSession(observer);
   cleanups.push(() => CapnWeb.close(page));
   return page;
 }
@@ -79,7 +41,7 @@ function sessionNode(snapshot: ObserverSnapshot): CapnWeb.SessionInspection {
 }
 
 /** Asks for updates until one satisfies `check`. */
-async function nextUntil(page: CapnWeb.Stub<ObserverApi>, check: (snapshot: ObserverSnapshot) => boolean, cursor = 0): Promise<ObserverSnapshot> {
+async function nextUntil(page: CapnWeb.Stub<ObserverPage>, check: (snapshot: ObserverSnapshot) => boolean, cursor = 0): Promise<ObserverSnapshot> {
   for (let i = 0; i < 200; i++) {
     const snapshot = await page.next(cursor);
     cursor = snapshot.log.at(-1)?.seq ?? cursor;
