@@ -20,6 +20,9 @@ const folds = new Map<string, boolean>();
 let log: ObserverLogEntry[] = [];
 let cursor = 0;
 let api: CapnWeb.Stub<ObserverApi> | undefined;
+/** An update that came while a button was pressed: drawn on release (a redraw would eat the click). */
+let held: ObserverSnapshot | undefined;
+let pressing = false;
 
 function status(text: string, kind: "ok" | "busy" | "bad"): void {
   const badge = element("link");
@@ -34,6 +37,10 @@ function notice(text: string, failed: boolean): void {
 }
 
 function draw(snapshot: ObserverSnapshot): void {
+  if (pressing) {
+    held = held ? { ...snapshot, log: [...held.log, ...snapshot.log] } : snapshot;
+    return;
+  }
   log = [...log, ...snapshot.log].slice(-LOG_KEPT);
   const name = "name" in snapshot.tree ? String(snapshot.tree.name) : snapshot.tree.kind;
   browser.document.title = `${name} · capnweb-otp observer`;
@@ -60,6 +67,19 @@ async function follow(url: string): Promise<void> {
     }
   }
 }
+
+browser.document.addEventListener("pointerdown", (event) => {
+  pressing = eventElement(event)?.closest("button[data-action]") != null;
+});
+browser.document.addEventListener("pointerup", () => {
+  // After the click event of this press has been dispatched.
+  setTimeout(() => {
+    pressing = false;
+    const waiting = held;
+    held = undefined;
+    if (waiting) draw(waiting);
+  }, 0);
+});
 
 // The buttons: one listener for the whole page, since the tree is redrawn on every update.
 browser.document.addEventListener("click", (event) => {
