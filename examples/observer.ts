@@ -52,7 +52,7 @@ async function main() {
   const update = await session.next(0);
   const tree = update.tree as CapnWeb.SupervisorInspection<CapnWeb.TreeInspection>;
   console.log(`update: ${tree.kind} ${tree.name} with children ${tree.children.map((c) => c.id).join(", ")}`);
-  const exported = update.tables["api"]?.exports.find((entry) => entry.origin === "export of Reporter");
+  const exported = update.tables["api"]?.exports.find((entry) => entry.origin === "export of reporter");
   console.log(`api exports: ${exported ? `${exported.origin}, refcount ${exported.refcount}, owner ${exported.owner}` : "none"}`);
   await session.restartChild(["nested", "inner"]);
   const after = await session.next(update.log.at(-1)?.seq ?? 0);

@@ -89,11 +89,6 @@ export class Owner implements StubOwner {
   }
 }
 
-/** The label of the owner whose calls `target` runs as (a target actor's), if it has one. */
-export function targetOwnerLabel(target: object): string | undefined {
-  return ownerOfTarget.get(target)?.label;
-}
-
 /** Calls on `target` run as `owner`. */
 export function setTargetOwner(target: object, owner: Owner): void {
   ownerOfTarget.set(target, owner);

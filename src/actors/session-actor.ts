@@ -23,7 +23,6 @@ import { publish } from "../telemetry/channels.js";
 import { type RestorableInspection, RestorableSet, type RestoreHost, restoreHostOf } from "./restorables.js";
 import type { TargetActor, TargetInspection } from "./target-actor.js";
 import { type CapabilityTables, sessionOfStub, type RpcSession } from "../protocol/session.js";
-import { targetOwnerLabel } from "./owner.js";
 import { stubViewOf } from "../protocol/stub.js";
 import { sessionMachine } from "./session-machine.js";
 import { sessionParent, stopSessionActor } from "./session-system.js";
@@ -85,6 +84,9 @@ export interface SessionInspection extends Inspection {
   /** Capabilities derived again on every connection (`CapnWeb.restorable`). */
   restorables: RestorableInspection[];
 }
+
+/** Names a local target exported on a connection, for its capability table. */
+export type TargetDescriber = (target: object) => { label?: string; owner?: string } | undefined;
 
 /** What a session's watchers hear: restored after a (re)connection, dropped, or ended for good. */
 export type SessionEvent = "ready" | "dropped" | "ended";
@@ -213,7 +215,7 @@ export class SessionActor implements Child, RestoreHost {
   }
 
   /** Every import and export of the current connection, described (empty while disconnected). */
-  capabilityTables(): CapabilityTables {
+  capabilityTables(describeTarget?: TargetDescriber): CapabilityTables {
     return this.connection?.session.capabilityTables(describeTarget) ?? { imports: [], exports: [] };
   }
 
@@ -510,12 +512,6 @@ export class SessionActor implements Child, RestoreHost {
       restorables: this.restorableSet?.inspect() ?? [],
     };
   }
-}
-
-/** An exported target actor's owner is the actor itself: named by its label. */
-export function describeTarget(target: object): { owner?: string } | undefined {
-  const owner = targetOwnerLabel(target);
-  return owner === undefined ? undefined : { owner };
 }
 
 function settleWaiter(waiter: Waiter): void {

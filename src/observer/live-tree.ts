@@ -5,7 +5,8 @@
 import type { TreeInspection } from "../actors/inspect.js";
 import { DependentChild } from "../actors/dependent.js";
 import { Pool } from "../actors/pool.js";
-import { SessionActor, describeTarget } from "../actors/session-actor.js";
+import { describeExportedTarget } from "../actors/export.js";
+import { SessionActor } from "../actors/session-actor.js";
 import { CapnWebError } from "../protocol/errors.js";
 import type { CapabilityTables } from "../protocol/session.js";
 import { CapnWebHandlers } from "../server/handlers.js";
@@ -41,8 +42,8 @@ export function liveAt(root: unknown, path: readonly string[]): unknown {
 }
 
 function tablesOf(node: unknown): CapabilityTables | undefined {
-  if (node instanceof SessionActor) return node.capabilityTables();
-  if (node instanceof ServerSessionChild) return node.capabilityTables(describeTarget);
+  if (node instanceof SessionActor) return node.capabilityTables(describeExportedTarget);
+  if (node instanceof ServerSessionChild) return node.capabilityTables(describeExportedTarget);
   return undefined;
 }
 

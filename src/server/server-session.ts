@@ -56,7 +56,7 @@ export class ServerSessionChild implements Child {
   }
 
   /** Every import and export of the connection, described. */
-  capabilityTables(describeTarget?: (target: object) => { owner?: string } | undefined): CapabilityTables {
+  capabilityTables(describeTarget?: (target: object) => { label?: string; owner?: string } | undefined): CapabilityTables {
     return this.session.isEnded ? { imports: [], exports: [] } : this.session.capabilityTables(describeTarget);
   }
 

@@ -17,6 +17,11 @@ import { ObservedApi, Reporter } from "../shared/observed-api.js";
 
 const SCREENSHOT = fileURLToPath(new URL("../../docs/observer.png", import.meta.url));
 
+const counterTarget = CapnWeb.target<{ ticks: number; last: number }, { progress(percent: number): number }>({
+  init: () => ({ ticks: 0, last: 0 }),
+  handlers: { progress: ([percent], state) => ({ reply: percent, state: { ticks: state.ticks + 1, last: percent } }) },
+});
+
 const traffic = createMachine({
   id: "traffic",
   initial: "green",
@@ -40,6 +45,8 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
       [
         CapnWeb.Session.spec({ name: "api", url: server.wsUrl }),
         CapnWeb.Pool.spec({ name: "pool", url: server.wsUrl, size: 2 }),
+        // Nothing listens there: it backs off, and its last error is worth showing.
+        CapnWeb.Session.spec({ name: "billing", url: "ws://127.0.0.1:9/", reconnect: { strategy: "constant", baseDelay: 30_000, jitter: 0 } }),
         CapnWeb.Supervisor.spec(
           [CapnWeb.Supervisor.actor(traffic, { id: "lights" }), CapnWeb.Session.spec({ id: "inner", url: server.wsUrl })],
           { name: "nested", strategy: "rest_for_one", maxRestarts: 5, maxSeconds: 60 },
@@ -53,9 +60,13 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
       const api = CapnWeb.session<ObservedApi>("api");
       // Something in every table: a target actor exported to the server, a restorable, a held
       // capability, and calls for the chart.
-      const reporter = CapnWeb.export(api, new Reporter());
+      const reporter = CapnWeb.export(api, new Reporter(), { label: "reporter" });
       expect(await api.track(reporter)).toBe("tracking");
       expect(await api.keep(reporter)).toBe(1);
+      const counter = CapnWeb.export(api, counterTarget, { label: "progress-counter" });
+      expect(await api.keep(counter as unknown as CapnWeb.Stub<Reporter>)).toBe(2);
+      await counter.progress(10);
+      await counter.progress(20);
       const authed = CapnWeb.restorable(api, (root) => root.authenticate("secret"), { label: "authed" });
       expect(await authed.value()).toBe(6);
       const held = api.item(7);
@@ -78,9 +89,13 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
       }
 
       // The tree, with the XState child's state value and the supervisors' restart meters.
-      await page.waitForFunction(`document.querySelectorAll(".node .name").length >= 8`, undefined, { timeout: 10_000 });
+      await page.waitForFunction(`document.querySelectorAll(".node .name").length >= 9`, undefined, { timeout: 10_000 });
       const names = await page.locator(".node .name").allTextContents();
-      expect(names).toEqual(expect.arrayContaining(["my_app", "api", "pool", "0", "1", "nested", "lights", "inner"]));
+      expect(names).toEqual(expect.arrayContaining(["my_app", "api", "pool", "0", "1", "billing", "nested", "lights", "inner"]));
+      // A session that is not connected shows why; the connected ones show no stale error.
+      const billing = page.locator(".node.k-session", { has: page.locator(".name", { hasText: /^billing$/ }) });
+      expect(await billing.locator(".error").textContent()).toMatch(/ECONNREFUSED|connect/i);
+      expect(await page.locator(".node.k-session", { has: page.locator(".name", { hasText: /^api$/ }) }).locator(".error").count()).toBe(0);
       const lights = page.locator(".node", { has: page.locator(".name", { hasText: /^lights$/ }) }).last();
       await expect.poll(() => lights.locator(".chip.state").textContent()).toContain("green");
 
@@ -88,7 +103,8 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
       const session = page.locator(".node.k-session", { has: page.locator(".name", { hasText: /^api$/ }) });
       await expect.poll(() => session.locator("table.cap").first().textContent(), { timeout: 10_000 }).toContain("main");
       const exportsText = await session.locator("table.cap").nth(1).textContent();
-      expect(exportsText).toContain("export of Reporter");
+      expect(exportsText).toContain("export of reporter");
+      expect(exportsText).toContain("progress-counter (target actor)");
       const importsText = await session.locator("table.cap").first().textContent();
       expect(importsText).toContain("answer to call authenticate");
       expect(importsText).toContain("call item");
@@ -104,7 +120,13 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
       expect(meterBefore).toContain("restarts 0/5 in 60s");
       const nestedMeter = page.locator(".node.k-supervisor", { has: page.locator(".name", { hasText: /^nested$/ }) }).last().locator(".chip.meter").first();
       // The tree is redrawn on every update: the meter is shot by where it is, not as an element.
-      const shootMeter = async () => page.screenshot({ clip: (await nestedMeter.boundingBox())! });
+      const shootMeter = async () => {
+        for (let attempt = 0; attempt < 50; attempt++) {
+          const box = await nestedMeter.boundingBox().catch(() => null);
+          if (box) return page.screenshot({ clip: box });
+        }
+        throw new Error("the restart meter was never on the page");
+      };
       const meterShotBefore = await shootMeter();
       await inner.locator("button[data-action=restartChild]").click();
       await expect.poll(() => inner.locator(".chip", { hasText: "restarted" }).textContent(), { timeout: 10_000 }).toContain("1×");
@@ -114,7 +136,7 @@ describe.skipIf(!CHROMIUM)(`the observer page in Chromium${CHROMIUM ? "" : " (no
       expect(meterAfter).toContain("restarts 1/5 in 60s");
       // The restart meter, as drawn, changed.
       expect((await shootMeter()).equals(meterShotBefore)).toBe(false);
-      expect(CapnWeb.inspect(app).children[2]!.actor).toMatchObject({ kind: "supervisor", restarts: { used: 1 } });
+      expect(CapnWeb.inspect(app).children[3]!.actor).toMatchObject({ kind: "supervisor", restarts: { used: 1 } });
 
       // Screenshots: the page changed between two states, and one is kept for the README.
       const shot = await page.screenshot({ fullPage: true });

@@ -38,7 +38,7 @@ const expectations: Record<string, RegExp[]> = {
     /api\.square\(12\) = 144/,
     /page: served/,
     /update: supervisor my_app with children api, pool, nested/,
-    /api exports: export of Reporter, refcount 1, owner reporter \(target actor\)/,
+    /api exports: export of reporter, refcount 1, owner reporter \(target actor\)/,
     /log: crash my_app\/nested\/inner/,
     /done\./,
   ],

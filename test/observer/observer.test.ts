@@ -116,14 +116,14 @@ describe("CapnWeb.observe", () => {
     const pending = tables.imports.find((e) => e.origin === "call item");
     expect(pending).toMatchObject({ kind: "promise", refcount: 1, localRefs: 1 });
     expect(pending!.ageMs).toBeGreaterThanOrEqual(0);
-    const exported = tables.exports.find((e) => e.origin === "export of Reporter");
+    const exported = tables.exports.find((e) => e.origin === "export of reporter");
     expect(exported).toMatchObject({ kind: "capability", refcount: 1, owner: "reporter (target actor)" });
     expect(tables.exports.length).toBe(sessionNode(withTables).tables.exports);
     expect(tables.imports.length).toBe(sessionNode(withTables).tables.imports);
 
     // The server lets go of the reporter: its export leaves our table.
     await apis[0]!.dropAll();
-    const released = await nextUntil(page, (s) => !s.tables["api"]!.exports.some((e) => e.origin === "export of Reporter"));
+    const released = await nextUntil(page, (s) => !s.tables["api"]!.exports.some((e) => e.origin === "export of reporter"));
     expect(released.tables["api"]!.exports.map((e) => e.id)).toEqual([0]);
     // The server runs in this process: its release of the reporter is in the (process-wide) log.
     expect(released.log).toContainEqual(expect.objectContaining({ kind: "release", message: "released ×1 (explicit)" }));
