@@ -28,6 +28,7 @@ export interface ObserverServiceOptions extends HistoryOptions {
 interface Waiter {
   cursor: number;
   resolve: (snapshot: ObserverSnapshot) => void;
+  reject: (error: unknown) => void;
 }
 
 export class ObserverService {
@@ -112,8 +113,16 @@ export class ObserverService {
     if (this.waiters.size === 0) return;
     const waiters = [...this.waiters];
     this.waiters.clear();
-    // One tree walk per update, whatever the number of pages; only the log differs by cursor.
-    const snapshot = this.snapshot(Number.MAX_SAFE_INTEGER);
+    let snapshot: ObserverSnapshot;
+    try {
+      // One tree walk per update, whatever the number of pages; only the log differs by cursor.
+      snapshot = this.snapshot(Number.MAX_SAFE_INTEGER);
+    } catch (error) {
+      // A child whose inspect() throws must not take the application down from a timer: the
+      // pages are told, and ask again.
+      for (const waiter of waiters) waiter.reject(error);
+      return;
+    }
     for (const waiter of waiters) waiter.resolve({ ...snapshot, log: this.history.logAfter(waiter.cursor) });
   }
 
@@ -154,12 +163,16 @@ export class ObserverPageApi extends Target {
       this.answered = true;
       return this.service.snapshot(after);
     }
-    return new Promise<ObserverSnapshot>((resolve) => {
+    return new Promise<ObserverSnapshot>((resolve, reject) => {
       const waiter: Waiter = {
         cursor: after,
         resolve: (snapshot) => {
           this.mine.delete(waiter);
           resolve(snapshot);
+        },
+        reject: (error) => {
+          this.mine.delete(waiter);
+          reject(error);
         },
       };
       this.mine.add(waiter);

@@ -183,6 +183,26 @@ describe("CapnWeb.observe", () => {
     expect(!malformed.ok && malformed.error.type).toBe("invalid_argument");
   });
 
+  it("a root whose inspect() throws fails the page's update, not the process", async () => {
+    let broken = false;
+    const root = {
+      inspect() {
+        if (broken) throw new Error("inspect broke");
+        return { kind: "gadget", status: "ok" };
+      },
+    };
+    const observer = await CapnWeb.observe(root, { intervalMs: 50 });
+    cleanups.push(() => observer.close());
+    const page = await openPage(observer);
+    expect((await page.next(0)).tree).toMatchObject({ kind: "custom", reportedKind: "gadget" });
+    broken = true;
+    // The next update comes from the timer: its failure reaches the page as a rejected call.
+    const failed = await CapnWeb.await(page.next(0));
+    expect(!failed.ok && failed.error.message).toContain("inspect broke");
+    broken = false;
+    expect((await page.next(0)).tree.status).toBe("ok");
+  });
+
   it("accepts page sessions from its own origin only", async () => {
     const { observer } = await world({ controls: true });
     const rpc = new URL("rpc", observer.url.replace("http:", "ws:")).href;

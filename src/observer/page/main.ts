@@ -61,8 +61,9 @@ async function follow(url: string): Promise<void> {
       cursor = snapshot.log.at(-1)?.seq ?? cursor;
       status("live", "ok");
       draw(snapshot);
-    } catch {
-      status("disconnected: retrying", "bad");
+    } catch (error) {
+      const lost = error instanceof CapnWeb.Error && (error.type === "disconnected" || error.type === "stale");
+      status(lost ? "disconnected: retrying" : `update failed: ${error instanceof Error ? error.message : String(error)}`, "bad");
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
   }
