@@ -22,7 +22,8 @@ import { logger } from "../logging.js";
 import { publish } from "../telemetry/channels.js";
 import { type RestorableInspection, RestorableSet, type RestoreHost, restoreHostOf } from "./restorables.js";
 import type { TargetActor, TargetInspection } from "./target-actor.js";
-import { type CapabilityTables, sessionOfStub, type RpcSession } from "../protocol/session.js";
+import { sessionOfStub, type RpcSession } from "../protocol/session.js";
+import type { CapabilityTables, TargetDescriber } from "../protocol/tables.js";
 import { stubViewOf } from "../protocol/stub.js";
 import { sessionMachine } from "./session-machine.js";
 import { sessionParent, stopSessionActor } from "./session-system.js";
@@ -84,9 +85,6 @@ export interface SessionInspection extends Inspection {
   /** Capabilities derived again on every connection (`CapnWeb.restorable`). */
   restorables: RestorableInspection[];
 }
-
-/** Names a local target exported on a connection, for its capability table. */
-export type TargetDescriber = (target: object) => { label?: string; owner?: string } | undefined;
 
 /** What a session's watchers hear: restored after a (re)connection, dropped, or ended for good. */
 export type SessionEvent = "ready" | "dropped" | "ended";

@@ -8,7 +8,7 @@ import { Pool } from "../actors/pool.js";
 import { describeExportedTarget } from "../actors/export.js";
 import { SessionActor } from "../actors/session-actor.js";
 import { CapnWebError } from "../protocol/errors.js";
-import type { CapabilityTables } from "../protocol/session.js";
+import type { CapabilityTables } from "../protocol/tables.js";
 import { CapnWebHandlers } from "../server/handlers.js";
 import { ServerSessionChild } from "../server/server-session.js";
 import type { Child } from "../supervisor/child.js";

@@ -2,7 +2,7 @@
 // in the page that draws it (the page imports these types only).
 
 import type { TreeInspection } from "../actors/inspect.js";
-import type { CapabilityTables } from "../protocol/session.js";
+import type { CapabilityTables } from "../protocol/tables.js";
 
 /** One second of calls, as telemetry's call:stop and call:exception saw them. */
 export interface CallSecond {

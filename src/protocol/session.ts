@@ -15,6 +15,7 @@ import type { Stub } from "./types.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath } from "./hooks.js";
 import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
 import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
+import { type CapabilityTables, type EntryOrigin, type TargetDescriber, describeOrigin, describeTables, pushOrigin } from "./tables.js";
 import { Payload } from "./payload.js";
 import { newStub, stubViewOf, withCapnwebStubs } from "./stub.js";
 import { isTarget } from "./target.js";
@@ -55,12 +56,6 @@ export interface SessionStats {
   exports: number;
 }
 
-/**
- * What made a table entry, kept for inspection only: the path of the call that made it (no copy:
- * the path the call already carries), or a short word. Turned into text only when inspected.
- */
-type EntryOrigin = PropertyPath | string;
-
 interface ExportEntry {
   hook: Hook;
   refcount: number;
@@ -70,28 +65,6 @@ interface ExportEntry {
   autoRelease: boolean;
   createdAt: number;
   origin: EntryOrigin;
-}
-
-/** One row of a session's import or export table, as inspection shows it. */
-export interface CapabilityEntry {
-  id: number;
-  /** Imports: introductions by the peer not yet released by us. Exports: introductions to the peer not yet released by it. */
-  refcount: number;
-  /** Imports only: stubs on this side holding the entry. */
-  localRefs?: number;
-  /** "capability", "promise" (an answer or a promise not resolved yet), "resolved", "main". */
-  kind: string;
-  /** The call (`call users.get`) or event (`answer to call users.list`, `export of Reporter`) that made it. */
-  origin: string;
-  /** Who releases it when they end (a scope, a target actor), where one is known. */
-  owner?: string;
-  ageMs: number;
-}
-
-/** Every import and export of one session. */
-export interface CapabilityTables {
-  imports: CapabilityEntry[];
-  exports: CapabilityEntry[];
 }
 
 class Deferred {
@@ -428,40 +401,9 @@ export class RpcSession {
     return { imports: this.imports.size, exports: this.exports.size };
   }
 
-  /**
-   * Every entry of both tables, described. `describeTarget` names a local target exported (the
-   * actors layer knows its owner); computed now, from what the entries keep, so that the tables
-   * cost nothing until someone looks.
-   */
-  capabilityTables(describeTarget?: (target: object) => { label?: string; owner?: string } | undefined): CapabilityTables {
-    const now = Date.now();
-    const imports: CapabilityEntry[] = [];
-    for (const entry of this.imports.values()) {
-      imports.push({
-        id: entry.id,
-        refcount: entry.remoteRefcount,
-        localRefs: entry.localRefs,
-        kind: entry === this.mainImport ? "main" : entry.resolution ? "resolved" : entry.id > 0 ? "promise" : "capability",
-        origin: entry.id > 0 ? `call ${describeOrigin(entry.origin)}` : describeOrigin(entry.origin),
-        ...(entry.ownerLabel ? { owner: entry.ownerLabel } : {}),
-        ageMs: now - entry.createdAt,
-      });
-    }
-    const exports: CapabilityEntry[] = [];
-    for (const [id, entry] of this.exports) {
-      const target = entry.hook instanceof TargetHook ? entry.hook.target : undefined;
-      const described = target ? describeTarget?.(target) : undefined;
-      const name = described?.label ?? (target ? targetName(target) : undefined);
-      exports.push({
-        id,
-        refcount: entry.refcount,
-        kind: id === 0 ? "main" : entry.pulling ? "promise" : "capability",
-        origin: id > 0 ? `peer's call ${describeOrigin(entry.origin)}` : name && id !== 0 ? `export of ${name}` : describeOrigin(entry.origin),
-        ...(described?.owner ? { owner: described.owner } : {}),
-        ageMs: now - entry.createdAt,
-      });
-    }
-    return { imports, exports };
+  /** Every entry of both tables, described (computed now: the entries keep only when and what). */
+  capabilityTables(describeTarget?: TargetDescriber): CapabilityTables {
+    return describeTables(this.imports.values(), this.exports, describeTarget);
   }
 
   /** @internal Answers awaited from the peer: pulled calls and promises it sent, not yet resolved. */
@@ -984,23 +926,6 @@ function hookForMain(main: unknown, owned: boolean): Hook {
   }
   if (isTarget(main) || typeof main === "function") return TargetHook.wrap(main as object, undefined, owned);
   return new PayloadHook(Payload.fromApp(main));
-}
-
-function describeOrigin(origin: EntryOrigin): string {
-  return typeof origin === "string" ? origin : origin.length === 0 ? "(main)" : origin.join(".");
-}
-
-/** The path a push's pipeline names, or the kind of expression pushed. */
-function pushOrigin(expression: unknown): EntryOrigin {
-  if (Array.isArray(expression) && (expression[0] === "pipeline" || expression[0] === "remap") && Array.isArray(expression[2])) {
-    return expression[2] as PropertyPath;
-  }
-  return "push";
-}
-
-function targetName(target: object): string {
-  if (typeof target === "function") return target.name || "function";
-  return Object.getPrototypeOf(target)?.constructor?.name ?? "object";
 }
 
 /** A push that is exactly one call or reference needs no payload around it. */

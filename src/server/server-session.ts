@@ -3,7 +3,8 @@
 // in inspection and stop in order when the server does.
 
 import { CapnWebError } from "../protocol/errors.js";
-import type { CapabilityTables, RpcSession, SessionStats } from "../protocol/session.js";
+import type { RpcSession, SessionStats } from "../protocol/session.js";
+import type { CapabilityTables, TargetDescriber } from "../protocol/tables.js";
 import { type Child, type ChildSpec, exitSignal } from "../supervisor/child.js";
 import type { Inspection } from "../supervisor/inspection.js";
 
@@ -56,7 +57,7 @@ export class ServerSessionChild implements Child {
   }
 
   /** Every import and export of the connection, described. */
-  capabilityTables(describeTarget?: (target: object) => { label?: string; owner?: string } | undefined): CapabilityTables {
+  capabilityTables(describeTarget?: TargetDescriber): CapabilityTables {
     return this.session.isEnded ? { imports: [], exports: [] } : this.session.capabilityTables(describeTarget);
   }
 

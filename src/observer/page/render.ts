@@ -5,7 +5,7 @@ import type { TreeInspection } from "../../actors/inspect.js";
 import type { SessionInspection } from "../../actors/session-actor.js";
 import type { TargetInspection } from "../../actors/target-actor.js";
 import type { RestorableInspection } from "../../actors/restorables.js";
-import type { CapabilityEntry, CapabilityTables } from "../../protocol/session.js";
+import type { CapabilityEntry, CapabilityTables } from "../../protocol/tables.js";
 import type { ChildInspection } from "../../supervisor/inspection.js";
 import type { CallSecond, ObserverLogEntry, ObserverSnapshot } from "../snapshot.js";
 import { clock, duration, escapeHtml as h, latency, stateValue, tone } from "./format.js";
