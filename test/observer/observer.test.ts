@@ -133,6 +133,30 @@ describe("CapnWeb.observe", () => {
     expect(afterRelease.log).toContainEqual(expect.objectContaining({ kind: "release", subject: `import ${pending!.id}`, message: "released ×1 (explicit)" }));
   });
 
+  it("shows a target actor's mailbox: the calls delivered and not finished", async () => {
+    const { observer, api } = await world();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const slow = CapnWeb.target<{ done: number }, { work(): number }>({
+      init: () => ({ done: 0 }),
+      handlers: {
+        work: async (_args, state) => {
+          await gate;
+          return { reply: state.done + 1, state: { done: state.done + 1 } };
+        },
+      },
+    });
+    const worker = CapnWeb.export(api, slow, { label: "slow" });
+    const first = worker.work();
+    const second = worker.work();
+    const page = await openPage(observer);
+    const target = (s: ObserverSnapshot) => sessionNode(s).targets.find((t) => t.label === "slow");
+    expect(target(await nextUntil(page, (s) => target(s)?.mailbox === 2))).toMatchObject({ kind: "target:stateful", status: "running", state: { done: 0 } });
+    open();
+    expect([await first, await second]).toEqual([1, 2]);
+    expect(target(await nextUntil(page, (s) => target(s)?.mailbox === 0))).toMatchObject({ calls: 2, state: { done: 2 } });
+  });
+
   it("shows a server's sessions with the imports their clients passed in", async () => {
     const { server, api } = await world();
     const observer = await CapnWeb.observe(server.handlers, { intervalMs: 100 });
