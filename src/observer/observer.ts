@@ -43,6 +43,12 @@ export interface Observer {
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
+/**
+ * The page runs its own script only, talks to its own origin only, and may not be framed: another
+ * site cannot lay it under a decoy and have the operator press its buttons.
+ */
+const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 export async function observe(root: Inspectable, options: ObserverOptions = {}): Promise<Observer> {
   const host = options.host ?? "127.0.0.1";
   const service = new ObserverService(root, {
@@ -65,7 +71,7 @@ export async function observe(root: Inspectable, options: ObserverOptions = {}):
   const server = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];
     if (path === "/" || path === "/index.html") {
-      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": PAGE_POLICY });
       response.end(page);
     } else if (path === `/${PAGE_BUNDLE_NAME}`) {
       pageScript().then(

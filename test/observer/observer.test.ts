@@ -54,7 +54,9 @@ describe("CapnWeb.observe", () => {
   it("serves the page, its script and an empty favicon, on 127.0.0.1 by default", async () => {
     const { observer } = await world();
     expect(new URL(observer.url).hostname).toBe("127.0.0.1");
-    const page = await (await fetch(observer.url)).text();
+    const response = await fetch(observer.url);
+    expect(response.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    const page = await response.text();
     expect(page).toContain('<link rel="icon" href="data:,">');
     expect(page).toContain('<script type="module" src="/observer-page.js">');
     const script = await fetch(new URL("observer-page.js", observer.url));
