@@ -10,6 +10,7 @@ export type {
   Stub,
   Pipelined,
   Resolved,
+  StreamsAndBodies,
   Passable,
   PassableArgs,
   RemoteMethod,

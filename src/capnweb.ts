@@ -26,4 +26,4 @@ export { DEFAULT_LIMITS, DEFAULT_MAX_DEPTH, type RpcLimits } from "./compat/limi
 // The session options take our limits too (capnweb's three and the rest: tables, buffers, timeouts).
 export type { Limits } from "./protocol/limits.js";
 export type { MessagePortLike } from "./transports/message-port.js";
-export type { Stub, Pipelined } from "./protocol/types.js";
+export type { Stub, Pipelined, StreamsAndBodies } from "./protocol/types.js";

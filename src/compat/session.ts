@@ -66,11 +66,14 @@ export class RpcSession<T = unknown> {
       send(frame) {
         try {
           const sent = structured ? (transport as RpcTransportWithCustomEncoding).send(JSON.parse(frame)) : (transport as RpcTransport).send(frame);
+          // A custom-encoding transport may say what the message cost it: flow control counts that.
+          if (typeof sent === "number") return sent;
           if (sent !== undefined && typeof (sent as Promise<void>).then === "function") (sent as Promise<void>).then(undefined, fail);
         } catch (error) {
           // As capnweb does: the caller finishes its own bookkeeping before the session aborts.
           queueMicrotask(() => fail(error));
         }
+        return undefined;
       },
       close(reason) {
         // The transport hears why: our abort's reason, the peer's, or the transport's own failure.

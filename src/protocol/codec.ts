@@ -9,10 +9,20 @@
 //   exporting takes a new reference, so the application's stub is never consumed.
 
 import { CapnWebError } from "./errors.js";
-import { type Hook, TargetHook, type PropertyPath } from "./hooks.js";
+import { type Hook, PayloadHook, PromiseHook, TargetHook, type PropertyPath } from "./hooks.js";
 import { DEFAULT_LIMITS, RemapBudget, attachRemapBudget, isBlockedName, type LimitName, type Limits } from "./limits.js";
 import { Payload, type PendingSlot } from "./payload.js";
-import { borrowedPromiseStub, newPromiseStub, newStub, stubViewOf } from "./stub.js";
+import { anchorStub, borrowedPromiseStub, newPromiseStub, newStub, stubViewOf } from "./stub.js";
+import { DeferredReleaseHook, ReadableStreamHook, type StreamRegistry, WritableStreamHook, writableFromHook } from "./streams.js";
+import {
+  blobExpression,
+  blobFromStream,
+  requestExpression,
+  requestFromWire,
+  responseExpression,
+  responseFromWire,
+  withBytesOf,
+} from "./fetch-types.js";
 import { isTarget } from "./target.js";
 import { bufferPrototype, fromBase64, toBase64 } from "../platform/bytes.js";
 
@@ -32,6 +42,26 @@ export interface Exporter {
   unexport(ids: number[]): void;
   /** Lets the application rewrite (or redact) an error before it is sent. */
   rewriteError(error: Error): Error | void;
+  /**
+   * Sends `["pipe"]` and pipes `readable` into the export the peer makes for it; returns the
+   * pipe's import ID for `["readable", id]`. Absent outside a session (nothing to pipe into).
+   */
+  createPipe?(readable: ReadableStream): Pipe;
+  /** Where streams that must fail with the session are kept. */
+  trackStream?: StreamRegistry["trackStream"];
+}
+
+/** The readable end of a pipe the peer made, and how to break the pipe while it is being read. */
+export interface PipeEnd {
+  readonly readable: ReadableStream;
+  /** Errors the pipe (its reader sees `reason`; the peer's next write fails and cancels its source). */
+  break(reason: unknown): void;
+}
+
+/** A pipe made while encoding: its ID, and how to give it up if the message is not sent. */
+export interface Pipe {
+  readonly id: number;
+  abandon(reason: unknown): void;
 }
 
 const NO_EXPORTS: Exporter = {
@@ -66,16 +96,10 @@ const BYTE_MARKERS = new Map<object, string>([
   [Float64Array.prototype, "Float64Array"],
 ]);
 const PLAIN_BYTES = new Set<object>(bufferPrototype ? [Uint8Array.prototype, bufferPrototype] : [Uint8Array.prototype]);
-const NOT_YET = new Map<object, string>([
-  [Blob.prototype, "Blob"],
-  [ReadableStream.prototype, "ReadableStream"],
-  [WritableStream.prototype, "WritableStream"],
-  [Request.prototype, "Request"],
-  [Response.prototype, "Response"],
-]);
 
 export class Encoder {
   private exports: number[] | undefined;
+  private pipes: Pipe[] | undefined;
 
   private constructor(
     private readonly exporter: Exporter,
@@ -127,6 +151,8 @@ export class Encoder {
   }
 
   private rollback(): void {
+    // A pipe already announced is closed with an abort, so that the peer drops its end.
+    if (this.pipes) for (const pipe of this.pipes) pipe.abandon(new CapnWebError("aborted", "The message carrying this stream was not sent."));
     if (!this.exports) return;
     try {
       this.exporter.unexport(this.exports);
@@ -210,9 +236,47 @@ export class Encoder {
       return ["export", this.noteExport(this.exporter.exportTarget(this.params ? dupForParams(value) : value))];
     }
     if ((value as object) instanceof Error) return this.encodeError(value as Error, depth);
-    const later = NOT_YET.get(proto);
-    if (later) throw new CapnWebError("unsupported", `Sending a ${later} is not supported yet.`);
+    // instanceof, not the prototype: Node's TransformStream ends (a received pipe) are subclasses.
+    if (value instanceof ReadableStream) {
+      if (!this.exporter.createPipe) throw new CapnWebError("invalid_argument", "Can't serialize ReadableStream in this context.");
+      return ["readable", this.pipe(value)];
+    }
+    if (value instanceof WritableStream) return this.encodeWritable(value);
+    if (proto === Blob.prototype) {
+      return blobExpression(value as Blob, (readable) => this.pipe(readable));
+    }
+    if (proto === Request.prototype) return this.encodeRequest(value as Request, depth);
+    if (proto === Response.prototype) return this.encodeResponse(value as Response, depth);
     throw unserializable(value);
+  }
+
+  private pipe(readable: ReadableStream): number {
+    if (!this.capabilities) throw NO_CAPABILITIES_HERE;
+    if (!this.exporter.createPipe) throw new CapnWebError("invalid_argument", "Cannot create pipes without an RPC session.");
+    if (readable.locked) throw new CapnWebError("invalid_argument", "A locked ReadableStream cannot be sent: something is reading it already.");
+    const pipe = this.exporter.createPipe(readable);
+    (this.pipes ??= []).push(pipe);
+    return pipe.id;
+  }
+
+  private encodeWritable(stream: WritableStream): unknown {
+    if (!this.capabilities) throw NO_CAPABILITIES_HERE;
+    if (!this.exporter.trackStream) throw new CapnWebError("invalid_argument", "Can't serialize WritableStream in this context.");
+    let hook: Hook;
+    try {
+      hook = WritableStreamHook.of(stream, this.exporter as StreamRegistry);
+    } catch (cause) {
+      throw new CapnWebError("invalid_argument", "A locked WritableStream cannot be sent: something is writing to it already.", { cause });
+    }
+    return ["writable", this.noteExport(this.exporter.exportHook(hook))];
+  }
+
+  private encodeRequest(request: Request, depth: number): unknown {
+    return requestExpression(request, (body) => this.encodeValue(body, depth + 1), (readable) => this.pipe(readable));
+  }
+
+  private encodeResponse(response: Response, depth: number): unknown {
+    return responseExpression(response, (body) => this.encodeValue(body, depth + 1));
   }
 
   private encodeStub(hook: Hook, path: PropertyPath, isPromise: boolean): unknown {
@@ -322,6 +386,10 @@ export interface Importer {
   readonly remapBudget?: RemapBudget;
   /** Makes the error for a broken limit (a session aborts itself with it too). */
   limitBroken?(limit: LimitName, message: string): CapnWebError;
+  /** `["readable", id]`: takes the readable end of the pipe the peer made as `id`, once. */
+  takePipeReadable?(id: number): PipeEnd;
+  /** Where streams that must fail with the session are kept. */
+  trackStream?: StreamRegistry["trackStream"];
 }
 
 const NO_IMPORTS: Importer = {
@@ -480,21 +548,24 @@ export class Decoder {
       case "promise":
         if (typeof value[1] !== "number") return MALFORMED;
         return this.placeholder(this.importer.importPromise(value[1]), parent, key);
-      case "writable":
-        // It introduces an export of the sender's: take it, so that refusing it releases it.
-        if (typeof value[1] === "number") {
-          try {
-            this.own(newStub(this.importer.importStub(value[1])));
-          } catch {
-            // Nothing to release outside a session (or for a bogus ID); the refusal is what counts.
-          }
-        }
-        throw new CapnWebError("unsupported", `Receiving a ${tag} is not supported yet by capnweb-otp.`);
-      case "request":
-      case "response":
+      case "writable": {
+        if (value.length !== 2 || typeof value[1] !== "number") return MALFORMED;
+        const hook = this.importer.importStub(value[1]);
+        const registry = this.importer.trackStream ? (this.importer as StreamRegistry) : undefined;
+        return this.anchored(writableFromHook(hook, registry), new DeferredReleaseHook(hook));
+      }
+      case "readable": {
+        if (value.length !== 2 || typeof value[1] !== "number") return MALFORMED;
+        if (!this.importer.takePipeReadable) throw new CapnWebError("protocol", "A pipe cannot be decoded outside a session.");
+        const pipe = this.importer.takePipeReadable(value[1]);
+        return this.anchored(pipe.readable, ReadableStreamHook.of(pipe.readable, pipe.break));
+      }
       case "blob":
-      case "readable":
-        throw new CapnWebError("unsupported", `Receiving a ${tag} is not supported yet by capnweb-otp.`);
+        return this.decodeBlob(value, parent, key, depth);
+      case "request":
+        return this.decodeRequest(value, parent, key, depth);
+      case "response":
+        return this.decodeResponse(value, parent, key, depth);
       default:
         return MALFORMED;
     }
@@ -503,6 +574,51 @@ export class Decoder {
   private own(stub: unknown): unknown {
     (this.owned ??= []).push(stub);
     return stub;
+  }
+
+  /**
+   * A stream the value holds, backed by a stub the payload owns like any other: released with an
+   * undelivered payload (or a call's arguments, once the call is done, as capnweb releases them),
+   * adopted by the receiving owner otherwise.
+   */
+  private anchored<S extends object>(stream: S, hook: Hook): S {
+    const stub = newStub(hook);
+    anchorStub(stream, stub);
+    this.own(stub);
+    return stream;
+  }
+
+  /** A Blob arrives as a pipe; the value holds a promise replaced by the Blob once it is read. */
+  private decodeBlob(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
+    if (value.length !== 3 || typeof value[1] !== "string") return MALFORMED;
+    const type = value[1];
+    const content = this.decodeValue(value[2], parent, key, depth + 1);
+    if (!(content instanceof ReadableStream)) throw new CapnWebError("protocol", "Blob content must be serialized as a ReadableStream.");
+    const blob = blobFromStream(content, type).then((read) => new PayloadHook(Payload.fromApp(read)));
+    return this.placeholder(new PromiseHook(blob), parent, key);
+  }
+
+  private decodeRequest(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
+    if (value.length !== 3 || typeof value[1] !== "string") return MALFORMED;
+    const wire = value[2];
+    if (typeof wire !== "object" || wire === null || Array.isArray(wire)) return MALFORMED;
+    const fields = wire as Container;
+    // Only the body is an expression; the rest of the init travels as plain JSON.
+    const body = fields.body ? this.decodeValue(fields.body, fields, "body", depth + 1) : undefined;
+    const request = requestFromWire(value[1], fields, body, (field) => checkLimits(field, depth + 2, this.importer.limits));
+    if (body instanceof ReadableStream && request.body === undefined) {
+      // A runtime whose Request cannot hold a stream: the bytes are read, then given to a copy.
+      return this.placeholder(new PromiseHook(withBytesOf(request, body).then((copy) => new PayloadHook(Payload.fromApp(copy)))), parent, key);
+    }
+    return request;
+  }
+
+  private decodeResponse(value: unknown[], parent: Container, key: string | number, depth: number): unknown {
+    if (value.length !== 3) return MALFORMED;
+    const body = this.decodeValue(value[1], parent, key, depth + 1);
+    const wire = value[2];
+    if (typeof wire !== "object" || wire === null || Array.isArray(wire)) return MALFORMED;
+    return responseFromWire(body, wire as Container, (field) => checkLimits(field, depth + 2, this.importer.limits));
   }
 
   private placeholder(hook: Hook, parent: Container, key: string | number): unknown {

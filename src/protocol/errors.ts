@@ -31,7 +31,7 @@ export type ErrorType =
   | "remote"
   /** The application passed something that cannot be sent or used this way. */
   | "invalid_argument"
-  /** A feature of the protocol this version does not implement yet (streams, blobs, ...). */
+  /** A feature this runtime or build does not offer (no WebSocket, map() support not loaded). */
   | "unsupported"
   /** The operation needs the application's consent, which it did not give (the observer's controls). */
   | "forbidden"

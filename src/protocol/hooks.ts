@@ -24,9 +24,37 @@ export function installMapApplier(applier: MapApplier): void {
   mapApplier = applier;
 }
 
+/** What `Hook.stream` returns: the answer, and the encoded size when a message was sent. */
+export interface StreamCall {
+  promise: Promise<void>;
+  size?: number;
+}
+
 export abstract class Hook {
   /** Calls the function at `path`; takes ownership of `args`. */
   abstract call(path: PropertyPath, args: Payload): Hook;
+  /**
+   * A call whose result is not wanted, only whether it succeeded (a stream's write): remotely one
+   * `["stream", ...]` message, answered and released by the peer on its own. Takes `args`.
+   */
+  stream(path: PropertyPath, args: Payload): StreamCall {
+    const result = this.call(path, args);
+    let pulled: Payload | Promise<Payload>;
+    try {
+      pulled = result.pull();
+    } catch (error) {
+      result.dispose();
+      throw error;
+    }
+    const promise = Promise.resolve(pulled).then(
+      () => result.dispose(),
+      (error) => {
+        result.dispose();
+        throw error;
+      },
+    );
+    return { promise };
+  }
   /** A promise for the value at `path`. */
   abstract get(path: PropertyPath): Hook;
   /** Applies a recorded mapper to the value at `path`; takes ownership of `captures`. */
@@ -65,6 +93,9 @@ export class ForwardingHook extends Hook {
   }
   map(path: PropertyPath, captures: Hook[], instructions: unknown[]): Hook {
     return this.current().map(path, captures, instructions);
+  }
+  override stream(path: PropertyPath, args: Payload): StreamCall {
+    return this.current().stream(path, args);
   }
   pull(): Payload | Promise<Payload> {
     return this.current().pull();
@@ -131,6 +162,17 @@ export class PromiseHook extends Hook {
         },
       ),
     );
+  }
+  override stream(path: PropertyPath, args: Payload): StreamCall {
+    // Once resolved, the write goes the resolution's way (a `stream` message, for an import).
+    const promise = this.promise.then(
+      (hook) => hook.stream(path, args).promise,
+      (error) => {
+        args.dispose();
+        throw error;
+      },
+    );
+    return { promise };
   }
   get(path: PropertyPath): Hook {
     return new PromiseHook(this.promise.then((hook) => hook.get(path)));

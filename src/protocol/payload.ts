@@ -7,7 +7,7 @@
 // never consumes it, and a decoded payload that is dropped undelivered releases what it held.
 
 import type { Hook } from "./hooks.js";
-import { adoptStub, copyWithNewStubs, isStub, releaseStub } from "./stub.js";
+import { adoptStub, anchoredStubOf, copyWithNewStubs, isStub, releaseStub } from "./stub.js";
 
 /** A place in a decoded value that holds a promise to be replaced by its resolution. */
 interface PendingSlot {
@@ -183,6 +183,10 @@ function collectStubs(value: unknown, into: Set<unknown>, depth: number): void {
   if (Array.isArray(value)) for (const item of value) collectStubs(item, into, depth + 1);
   else if (Object.getPrototypeOf(value) === Object.prototype) {
     for (const key in value as Record<string, unknown>) collectStubs((value as Record<string, unknown>)[key], into, depth + 1);
+  } else {
+    // A received stream handed back in the result keeps the reference behind it.
+    const anchored = anchoredStubOf(value);
+    if (anchored !== undefined) into.add(anchored);
   }
 }
 

@@ -10,20 +10,22 @@
 // - An export is removed when the releases received add up to the times it was introduced.
 
 import { CapnWebError } from "./errors.js";
-import { Decoder, Encoder, type Exporter, type Importer } from "./codec.js";
+import { Decoder, Encoder, type Exporter, type Importer, type Pipe, type PipeEnd } from "./codec.js";
 import type { Stub } from "./types.js";
-import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath } from "./hooks.js";
+import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath, type StreamCall } from "./hooks.js";
 import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
 import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
 import { type CapabilityTables, type EntryOrigin, type TargetDescriber, describeOrigin, describeTables, pushOrigin } from "./tables.js";
 import { Payload } from "./payload.js";
 import { newStub, stubViewOf, withCapnwebStubs } from "./stub.js";
+import { type LiveStream, type StreamRegistry, WritableStreamHook, writableFromHook } from "./streams.js";
 import { isTarget } from "./target.js";
 // remap support registers itself with the hooks and stubs it extends.
 import "./map.js";
 
 export interface FrameSink {
-  send(frame: string): void;
+  /** Sends one frame; may return its encoded size (what flow control counts; else its length). */
+  send(frame: string): void | number;
   close(reason?: Error): void;
 }
 
@@ -65,6 +67,8 @@ interface ExportEntry {
   autoRelease: boolean;
   createdAt: number;
   origin: EntryOrigin;
+  /** A pipe's readable end, until `["readable", id]` takes it (`pipe` semantics). */
+  pipeReadable?: ReadableStream;
 }
 
 class Deferred {
@@ -81,6 +85,8 @@ class ImportEntry {
   localRefs = 0;
   resolution: Hook | undefined;
   private waiting: Deferred | undefined;
+  /** Whether `waiting` counts against maxAwaitedAnswers (a stream's write is paced by its window). */
+  private counted = false;
   /** Where this entry's onBroken callbacks sit in the session's list (the order they came in). */
   private brokenSlots: number[] | undefined;
   readonly createdAt = Date.now();
@@ -92,10 +98,12 @@ class ImportEntry {
     readonly id: number,
     /** Introductions by the peer not yet matched by a release we sent. */
     public remoteRefcount: number,
-    pulling: boolean,
+    /** "stream": a `stream` call's answer, awaited without a pull and without counting. */
+    pulling: boolean | "stream",
     readonly origin: EntryOrigin,
   ) {
-    if (pulling) this.startWaiting();
+    if (pulling === "stream") this.waiting = new Deferred();
+    else if (pulling) this.startWaiting();
   }
 
   private startWaiting(): Deferred {
@@ -103,6 +111,7 @@ class ImportEntry {
       throw this.session.limitBroken("maxAwaitedAnswers", `More than ${this.session.limits.maxAwaitedAnswers} calls await the peer's answer.`);
     }
     this.session.awaitedCalls++;
+    this.counted = true;
     return (this.waiting = new Deferred());
   }
 
@@ -110,7 +119,8 @@ class ImportEntry {
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
-      this.session.awaitedCalls--;
+      if (this.counted) this.session.awaitedCalls--;
+      this.counted = false;
     }
     return waiting;
   }
@@ -211,6 +221,18 @@ export class ImportHook extends Hook {
     }
     if (entry.resolution) return entry.resolution.call(path, args);
     return entry.session.sendCall(entry.id, path, args);
+  }
+
+  override stream(path: PropertyPath, args: Payload): StreamCall {
+    let entry: ImportEntry;
+    try {
+      entry = this.live();
+    } catch (error) {
+      args.dispose();
+      throw error;
+    }
+    if (entry.resolution) return entry.resolution.stream(path, args);
+    return entry.session.sendStream(entry.id, path, args);
   }
 
   get(path: PropertyPath): Hook {
@@ -321,6 +343,8 @@ export class RpcSession {
    * session ends they are told in that order, as capnweb tells them. Told or moved ones are holes.
    */
   private brokenCallbacks: (((error: unknown) => void) | undefined)[] = [];
+  /** Streams of this session in progress, both ends: they fail with the session's end. */
+  private readonly liveStreams = new Set<LiveStream>();
 
   constructor(
     private readonly sink: FrameSink,
@@ -467,8 +491,12 @@ export class RpcSession {
         this.receiveAbort(message[1]);
         return;
       case "stream":
+        if (message.length !== 2) break;
+        this.receiveStream(message[1]);
+        return;
       case "pipe":
-        this.refuseStreaming(message[0]);
+        if (message.length !== 1) break;
+        this.receivePipe();
         return;
       default:
         throw new CapnWebError("protocol", `Unknown message type: ${String(message[0]).slice(0, 32)}`);
@@ -479,23 +507,42 @@ export class RpcSession {
   private receivePush(expression: unknown): void {
     const id = this.nextPeerPushId++;
     this.introducedBy = id;
-    let hook: Hook;
-    try {
-      hook = soleHookOrPayload(Decoder.decode(expression, this));
-    } catch (error) {
-      // An expression we cannot evaluate yet fails this call only; anything else is hostile.
-      if (!(error instanceof CapnWebError) || error.type !== "unsupported") throw error;
-      hook = new ErrorHook(error);
-    }
+    const hook = soleHookOrPayload(Decoder.decode(expression, this));
     this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: pushOrigin(expression) });
   }
 
-  private refuseStreaming(kind: string): void {
+  /**
+   * `["stream", expression]`: a push that is pulled at once and released by us once answered;
+   * the peer never pulls or releases it (what a stream's write costs: one message each way).
+   */
+  private receiveStream(expression: unknown): void {
+    if (this.pullsInFlight >= this.limits.maxPendingCalls) {
+      throw this.limitBroken("maxPendingCalls", `More than ${this.limits.maxPendingCalls} of the peer's calls are waiting to be answered.`);
+    }
     const id = this.nextPeerPushId++;
-    const error = new CapnWebError("unsupported", `The "${kind}" message (streams) is not supported yet by capnweb-otp.`);
-    const autoRelease = kind === "stream";
-    this.addExport(id, { hook: new ErrorHook(error), refcount: 1, pulling: false, autoRelease, createdAt: Date.now(), origin: kind });
-    if (autoRelease) this.resolveExport(id);
+    this.introducedBy = id;
+    const hook = soleHookOrPayload(Decoder.decode(expression, this));
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: true, createdAt: Date.now(), origin: "stream" });
+    this.resolveExport(id);
+  }
+
+  /**
+   * `["pipe"]`: the peer is about to send a ReadableStream. It takes the next push ID: the
+   * writable end of a new TransformStream is exported under it (the peer writes into it), and
+   * its readable end waits for the `["readable", id]` that hands it to the application.
+   */
+  private receivePipe(): void {
+    const id = this.nextPeerPushId++;
+    const { readable, writable } = new TransformStream();
+    this.addExport(id, {
+      hook: WritableStreamHook.of(writable, this),
+      refcount: 1,
+      pulling: false,
+      autoRelease: false,
+      createdAt: Date.now(),
+      origin: "pipe",
+      pipeReadable: readable,
+    });
   }
 
   private receivePull(id: number): void {
@@ -509,14 +556,7 @@ export class RpcSession {
   private receiveResolution(id: number, isReject: boolean, expression: unknown): void {
     const entry = this.imports.get(id);
     this.introducedBy = entry;
-    let payload: Payload;
-    try {
-      payload = Decoder.decode(expression, this);
-    } catch (error) {
-      if (!(error instanceof CapnWebError) || error.type !== "unsupported" || !entry) throw error;
-      entry.resolve(new ErrorHook(error));
-      return;
-    }
+    const payload = Decoder.decode(expression, this);
     if (!entry) {
       // Already released on our side: nobody wants the answer, but its stubs must be released.
       payload.dispose();
@@ -722,6 +762,46 @@ export class RpcSession {
     return this.exports.get(id)?.hook;
   }
 
+  /** @internal A pipe's readable end is handed out once; anything else is the peer's error. */
+  takePipeReadable(id: number): PipeEnd {
+    const entry = this.exports.get(id);
+    const readable = entry?.pipeReadable;
+    if (!entry || !readable) throw new CapnWebError("protocol", `Export ${id} is not a pipe, or its readable end was already taken.`);
+    entry.pipeReadable = undefined;
+    const writer = entry.hook as WritableStreamHook;
+    return { readable, break: (reason) => writer.fail(reason) };
+  }
+
+  // Streams --------------------------------------------------------------------------------------
+
+  /** @internal */
+  trackStream(stream: LiveStream): () => void {
+    if (this.endReason) {
+      const reason = this.endReason;
+      queueMicrotask(() => stream.fail(reason));
+      return noop;
+    }
+    this.liveStreams.add(stream);
+    return () => this.liveStreams.delete(stream);
+  }
+
+  /**
+   * @internal Announces a pipe (`["pipe"]`, which the peer files under the ID our next push
+   * would take) and pipes `readable` into it. The pipe's entry leaves the import table when the
+   * stream ends: the writable in front of it releases it once closed, aborted or failed.
+   */
+  createPipe(readable: ReadableStream): Pipe {
+    this.assertOpen();
+    this.checkImportRoom();
+    this.send(["pipe"]);
+    const entry = new ImportEntry(this, this.nextImportId++, 1, false, "pipe");
+    this.imports.set(entry.id, entry);
+    const writable = writableFromHook(new ImportHook(entry, false), this as StreamRegistry);
+    const abandon = new AbortController();
+    readable.pipeTo(writable, { signal: abandon.signal }).catch(noop);
+    return { id: entry.id, abandon: (reason) => abandon.abort(reason) };
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Outgoing
 
@@ -774,6 +854,42 @@ export class RpcSession {
     return this.newPushImport(path);
   }
 
+  /**
+   * @internal `["stream", ["pipeline", id, path, args]]`: a call answered without a pull, whose
+   * answer the peer releases itself. Its entry leaves the import table once answered. Throws
+   * when the arguments cannot be encoded (the writer fails at once, as capnweb's does).
+   */
+  sendStream(id: number, path: PropertyPath, args: Payload): StreamCall {
+    if (this.endReason) {
+      args.dispose();
+      throw this.endReason;
+    }
+    let expression: unknown[];
+    try {
+      expression = ["pipeline", id, path, Encoder.encodeArgs(args.value as unknown[], this)];
+    } catch (error) {
+      throw CapnWebError.from(error, "invalid_argument");
+    } finally {
+      args.dispose();
+    }
+    const size = this.send(["stream", expression]);
+    const entry = new ImportEntry(this, this.nextImportId++, 0, "stream", path);
+    this.imports.set(entry.id, entry);
+    const promise = entry.awaitResolution().then(
+      () => this.forgetStreamCall(entry),
+      (error) => {
+        this.forgetStreamCall(entry);
+        throw error;
+      },
+    );
+    return { promise, size };
+  }
+
+  private forgetStreamCall(entry: ImportEntry): void {
+    if (this.imports.get(entry.id) === entry) this.imports.delete(entry.id);
+    entry.resolution?.dispose();
+  }
+
   private newPushImport(path: PropertyPath): Hook {
     const entry = new ImportEntry(this, this.nextImportId++, 1, false, path);
     this.imports.set(entry.id, entry);
@@ -797,9 +913,12 @@ export class RpcSession {
     reportRelease({ importId: entry.id, refcount: count, reason });
   }
 
-  private send(message: unknown[]): void {
-    if (this.endReason) return;
-    this.sink.send(JSON.stringify(message));
+  /** Sends one message; returns its size as the sink counts it (for flow control). */
+  private send(message: unknown[]): number {
+    if (this.endReason) return 0;
+    const frame = JSON.stringify(message);
+    const size = this.sink.send(frame);
+    return typeof size === "number" ? size : frame.length;
   }
 
   private assertOpen(): void {
@@ -878,6 +997,10 @@ export class RpcSession {
     this.imports.clear();
     this.exports.clear();
     this.targetHooks.clear();
+    // Both ends of every stream fail with the reason, whether or not a write is in flight.
+    const streams = [...this.liveStreams];
+    this.liveStreams.clear();
+    for (const stream of streams) safeCall((reason) => stream.fail(reason), reason);
     const broken = this.brokenCallbacks;
     this.brokenCallbacks = [];
     for (const callback of broken) if (callback) safeCall(callback, reason);

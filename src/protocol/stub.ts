@@ -432,15 +432,37 @@ function onBroken(view: StubView, callback: (error: unknown) => void): Disposabl
 function disposableResult(value: unknown, always: boolean): unknown {
   if (value === null || typeof value !== "object" || Symbol.dispose in value) return value;
   const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== Array.prototype) return value;
-  if (!always && !holdsStub(value, 0)) return value;
-  Object.defineProperty(value, Symbol.dispose, {
-    value: () => releaseAll(value, 0),
-    writable: true,
-    enumerable: false,
-    configurable: true,
-  });
+  let dispose: () => void;
+  if (proto === Object.prototype || proto === Array.prototype) {
+    if (!always && !holdsStub(value, 0)) return value;
+    dispose = () => releaseAll(value, 0);
+  } else {
+    // Any other object (a stream, a Blob, a Date): capnweb gives it a disposer too; a received
+    // stream's releases the reference behind it (cancelling it, if it was never read).
+    const anchored = anchors.get(value);
+    if ((!always && anchored === undefined) || !Object.isExtensible(value)) return value;
+    dispose = () => void releaseStub(anchored);
+  }
+  Object.defineProperty(value, Symbol.dispose, { value: dispose, writable: true, enumerable: false, configurable: true });
   return value;
+}
+
+/** A received value that holds stubs, given a `Symbol.dispose` that releases them (a stream chunk). */
+export function disposableValue(value: unknown): unknown {
+  return disposableResult(value, false);
+}
+
+// A stream decoded from the wire is backed by a stub the application never sees: the stream
+// keeps it alive (so the stub's leak finalizer runs only once the stream itself is unreachable),
+// and a payload that hands the stream back (an echo) keeps its reference with it.
+const anchors = new WeakMap<object, unknown>();
+
+export function anchorStub(holder: object, stub: unknown): void {
+  anchors.set(holder, stub);
+}
+
+export function anchoredStubOf(holder: object): unknown {
+  return anchors.get(holder);
 }
 
 function holdsStub(value: unknown, depth: number): boolean {

@@ -15,6 +15,9 @@ import type { Target } from "./target.js";
 type AnyFunction = (...args: any[]) => any;
 type IsAny<T> = 0 extends 1 & T ? true : false;
 
+/** Values that travel by pipe (streams) or with their body piped (Blob, Request, Response); they arrive as themselves. */
+export type StreamsAndBodies = ReadableStream<any> | WritableStream<any> | Blob | Request | Response;
+
 /** What awaiting a remote value yields: data as data, capabilities as stubs. */
 export type Resolved<T> = T extends AnyFunction
   ? Stub<T>
@@ -24,7 +27,7 @@ export type Resolved<T> = T extends AnyFunction
       ? Resolved<U>
       : T extends readonly (infer E)[]
         ? Resolved<E>[]
-        : T extends Date | Uint8Array | ArrayBuffer | ArrayBufferView | URL | Headers | Error | RegExp
+        : T extends Date | Uint8Array | ArrayBuffer | ArrayBufferView | URL | Headers | Error | RegExp | StreamsAndBodies
           ? T
           : T extends object
             ? { [K in keyof T]: Resolved<T[K]> }
@@ -75,9 +78,16 @@ export interface CapabilityMembers<T> extends StubMembers<T> {
   dup(): Stub<T>;
 }
 
-// `Methods` of an array or of a primitive are none: pipelining goes into objects only.
+// `Methods` of an array, a primitive or a stream (or Blob, Request, Response) are none:
+// pipelining goes into plain objects and capabilities only; a stream's methods are local.
 type PipelinedMembers<T> =
-  IsAny<T> extends true ? any : NonNullable<T> extends readonly unknown[] ? unknown : NonNullable<T> extends object ? RemoteMembers<NonNullable<T>> : unknown;
+  IsAny<T> extends true
+    ? any
+    : NonNullable<T> extends readonly unknown[] | StreamsAndBodies
+      ? unknown
+      : NonNullable<T> extends object
+        ? RemoteMembers<NonNullable<T>>
+        : unknown;
 
 type StubRemoteMembers<T> = IsAny<T> extends true ? any : RemoteMembers<T>;
 

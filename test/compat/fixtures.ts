@@ -60,9 +60,33 @@ export function testObjects(library: Library) {
     returnNumber(i: number) {
       return i;
     }
+    async echoBlob(blob: Blob): Promise<Blob> {
+      return new Blob([await blob.arrayBuffer()], { type: blob.type });
+    }
   }
 
   return { Counter, TestTarget };
+}
+
+/**
+ * A server that writes 20 chunks of 40,000 characters into the stream it is given, awaiting each
+ * write (some 7 fill the initial 256 KiB window), then closes it; `writesSent` counts the writes
+ * it started.
+ */
+export function windowFiller(library: Library) {
+  let writesSent = 0;
+  class StreamReceiver extends library.RpcTarget {
+    async receiveStream(stream: WritableStream<string>) {
+      const writer = stream.getWriter();
+      const chunk = "x".repeat(40000);
+      for (let i = 0; i < 20; i++) {
+        writesSent++;
+        await writer.write(chunk);
+      }
+      await writer.close();
+    }
+  }
+  return { target: new StreamReceiver(), writesSent: () => writesSent };
 }
 
 /** Not serializable: a class instance, shown by its toString. */

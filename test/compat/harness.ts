@@ -39,6 +39,9 @@ export interface Pair {
   readonly sentLog?: string[];
   /** Makes the client's transport fail with `error` (in-memory pairs only). */
   forceReceiveError?(error: unknown): void;
+  /** Both in-memory transports (fence, queue, frame logs), in-memory pairs only. */
+  readonly clientTransport?: QueueTransport;
+  readonly serverTransport?: QueueTransport;
   /** Waits for in-flight releases, then expects both tables at the baseline. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -88,11 +91,12 @@ function pairOf(stub: any, stats: Array<() => Stats | undefined>, extra: Partial
 // -----------------------------------------------------------------------------------------------
 // In memory: two sessions of the compatible entry joined by queues (capnweb's own harness shape).
 
-class QueueTransport implements compat.RpcTransport {
+export class QueueTransport implements compat.RpcTransport {
   partner!: QueueTransport;
   readonly sentLog: string[] = [];
-  private readonly queue: string[] = [];
+  readonly queue: string[] = [];
   private waiter: { resolve(): void; reject(error: unknown): void } | undefined;
+  private fenced = false;
 
   send(message: string): void {
     // As in capnweb's harness: "$remove$" is cut from every message, so a case can name a
@@ -100,7 +104,7 @@ class QueueTransport implements compat.RpcTransport {
     message = message.replaceAll("$remove$", "");
     this.sentLog.push(message);
     this.partner.queue.push(message);
-    this.partner.wake();
+    if (!this.partner.fenced) this.partner.wake();
   }
 
   private wake(): void {
@@ -110,8 +114,18 @@ class QueueTransport implements compat.RpcTransport {
   }
 
   async receive(): Promise<string> {
-    while (this.queue.length === 0) await new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
+    while (this.queue.length === 0 || this.fenced) await new Promise<void>((resolve, reject) => (this.waiter = { resolve, reject }));
     return this.queue.shift()!;
+  }
+
+  /** Holds back what is sent to this side until `releaseFence` (capnweb's harness has the same). */
+  fence(): void {
+    this.fenced = true;
+  }
+
+  releaseFence(): void {
+    this.fenced = false;
+    if (this.queue.length > 0) this.wake();
   }
 
   forceReceiveError(error: unknown): void {
@@ -139,7 +153,7 @@ export function inMemory(server: Library = COMPAT, client: Library = COMPAT): Se
       return pairOf(
         clientSession.getRemoteMain(),
         [() => clientSession.getStats(), () => serverSession.getStats()],
-        { sentLog: clientTransport.sentLog, forceReceiveError: (error) => clientTransport.forceReceiveError(error) },
+        { sentLog: clientTransport.sentLog, forceReceiveError: (error) => clientTransport.forceReceiveError(error), clientTransport, serverTransport },
         "microtasks",
       );
     },

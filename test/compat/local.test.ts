@@ -27,7 +27,7 @@ import { NotSerializable, testObjects } from "./fixtures.js";
 
 const { Counter, TestTarget } = testObjects(COMPAT);
 
-// The value cases of capnweb's serialization table that need no Request or Response.
+// The value cases of capnweb's serialization table.
 const SERIALIZE_TEST_CASES: Record<string, unknown> = {
   "123": 123,
   null: null,
@@ -52,7 +52,33 @@ const SERIALIZE_TEST_CASES: Record<string, unknown> = {
   '["url","https://example.com/path?q=1"]': new URL("https://example.com/path?q=1"),
   '["headers",[]]': new Headers(),
   '["headers",[["content-type","text/plain"],["x-custom","hello"]]]': new Headers({ "Content-Type": "text/plain", "X-Custom": "hello" }),
+  '["request","http://example.com/",{"method":"HEAD"}]': new Request("http://example.com/", { method: "HEAD" }),
+  '["request","http://example.com/",{"method":"DELETE","headers":[["x-foo","bar"]]}]': new Request("http://example.com/", {
+    method: "DELETE",
+    headers: { "X-Foo": "bar" },
+  }),
+  '["request","http://example.com/",{"redirect":"manual"}]': new Request("http://example.com/", { redirect: "manual" }),
+  '["response",null,{"statusText":"OK"}]': new Response(null, { statusText: "OK" }),
+  '["response",null,{"status":404,"statusText":"Not Found"}]': new Response(null, { status: 404, statusText: "Not Found" }),
+  '["response",null,{"status":201,"statusText":"Hello","headers":[["x-custom","value"]]}]': new Response(null, {
+    status: 201,
+    statusText: "Hello",
+    headers: { "X-Custom": "value" },
+  }),
 };
+
+describe("blob serialization", () => {
+  it("rejects malformed blob wire values", () => {
+    expect(() => deserialize('["blob"]')).toThrowError();
+    expect(() => deserialize('["blob","text/plain"]')).toThrowError();
+    expect(() => deserialize('["blob",123,["readable",0]]')).toThrowError();
+    expect(() => deserialize('["blob","text/plain",["readable",0],"extra"]')).toThrowError();
+  });
+
+  it("throws when serializing Blob without an RPC session", () => {
+    expect(() => serialize(new Blob(["hello"], { type: "text/plain" }))).toThrowError("Cannot create pipes without an RPC session");
+  });
+});
 
 describe("simple serialization", () => {
   it("can serialize", () => {
@@ -62,8 +88,12 @@ describe("simple serialization", () => {
   it("can deserialize", () => {
     for (const [wire, expected] of Object.entries(SERIALIZE_TEST_CASES)) {
       const value = deserialize(wire);
-      if (value instanceof Uint8Array || value instanceof URL || value instanceof Headers) expect(serialize(value)).toBe(wire);
-      else expect(value).toStrictEqual(expected);
+      // These compare by what they serialize to (toStrictEqual sees no difference between them).
+      if (value instanceof Uint8Array || value instanceof URL || value instanceof Headers || value instanceof Request || value instanceof Response) {
+        expect(serialize(value)).toBe(wire);
+      } else {
+        expect(value).toStrictEqual(expected);
+      }
     }
   });
 

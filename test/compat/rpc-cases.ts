@@ -82,6 +82,20 @@ export function rpcCases(setup: Setup): void {
       expect(caught.cause.message).toBe("inner");
     });
 
+    rpcCase("round-trips heavyweight-but-supported types attached to errors", [], async () => {
+      class RequestErrorTarget extends S.RpcTarget {
+        throwWithRequest() {
+          throw Object.assign(new Error("with-request"), { request: new Request("http://example.com/", { method: "DELETE" }) });
+        }
+      }
+      await using harness = await open(new RequestErrorTarget());
+      const caught = await harness.stub.throwWithRequest().catch((error: unknown) => error);
+      expect(caught.message).toBe("with-request");
+      expect(caught.request).toBeInstanceOf(Request);
+      expect(caught.request.url).toBe("http://example.com/");
+      expect(caught.request.method).toBe("DELETE");
+    });
+
     rpcCase("silently drops stub-valued error properties without leaking capabilities", [], async () => {
       const { Counter } = server;
       class CounterFactory extends S.RpcTarget {

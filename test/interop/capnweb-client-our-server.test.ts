@@ -528,41 +528,44 @@ describe.each([{ name: "WebSocket", ws: true }, { name: "HTTP batch", ws: false 
       expect(state.countersDisposed).toBe(1);
     });
 
-    describe.runIf(ws)("streams and blobs (not supported yet by our server)", () => {
-      async function expectRefusedThenUsable(value: unknown): Promise<void> {
+    describe.runIf(ws)("streams and blobs sent to our server come back", () => {
+      it("a Blob argument comes back as an equal Blob, and the session goes on", async () => {
         const stub = api();
-        const call = stub.echo(value);
-        const error = await call.then(
-          () => undefined,
-          (e: Error) => e,
-        );
-        expect(error).toBeInstanceOf(Error);
-        expect(error!.message).toMatch(/not supported/i);
-        dispose(call);
-        // The session survives the refusal.
+        const blob: Blob = await stub.echo(new Blob(["hello"], { type: "text/plain" }));
+        expect(blob).toBeInstanceOf(Blob);
+        expect(blob.type).toBe("text/plain");
+        expect(await blob.text()).toBe("hello");
         expect(await stub.square(4)).toBe(16);
         await expectBaseline();
-      }
-
-      it("a Blob argument is refused with an error, and the session goes on", async () => {
-        await expectRefusedThenUsable(new Blob(["hello"], { type: "text/plain" }));
       });
 
-      it("a ReadableStream argument is refused with an error, and the session goes on", async () => {
-        await expectRefusedThenUsable(
+      it("a ReadableStream argument comes back as a stream of the same chunks", async () => {
+        const stub = api();
+        const stream: ReadableStream = await stub.echo(
           new ReadableStream({
             start(controller) {
               controller.enqueue(new Uint8Array([1, 2, 3]));
+              controller.enqueue(new Uint8Array([4]));
               controller.close();
             },
           }),
         );
+        expect(new Uint8Array(await new Response(stream).arrayBuffer())).toEqual(new Uint8Array([1, 2, 3, 4]));
+        expect(await stub.square(4)).toBe(16);
+        await expectBaseline();
       });
 
-      it("a WritableStream argument is refused with an error, and the session goes on", async () => {
-        // capnweb sends ["writable", exportId]: an export on its table that the receiver must
-        // release even when it refuses the stream, or capnweb keeps it for the whole session.
-        await expectRefusedThenUsable(new WritableStream());
+      it("a WritableStream argument comes back as a stream that writes to the original", async () => {
+        const stub = api();
+        const written: unknown[] = [];
+        const back: WritableStream = await stub.echo(new WritableStream({ write: (chunk) => void written.push(chunk) }));
+        const writer = back.getWriter();
+        await writer.write("one");
+        await writer.write({ two: 2 });
+        await writer.close();
+        expect(written).toEqual(["one", { two: 2 }]);
+        expect(await stub.square(4)).toBe(16);
+        await expectBaseline();
       });
     });
 

@@ -718,35 +718,80 @@ describe("nesting depth", () => {
   });
 });
 
-describe("features not implemented yet are 'unsupported'", () => {
-  const UNSUPPORTED = [
-    '["request","http://example.com/",{"method":"HEAD"}]',
-    '["response",null,{"statusText":"OK"}]',
-    '["blob","text/plain",["readable",0]]',
-    '["readable",0]',
-    '["writable",0]',
-    '{"x":["readable",0]}',
-    '[[1,["writable",3]]]',
-    '["error","Error","m",null,{"body":["response",null,{}]}]',
-  ];
-  for (const json of UNSUPPORTED) {
-    it(json, () => {
-      expectDecodeError(json, "unsupported");
+describe("streams, Blob, Request and Response outside a session", () => {
+  // Without a session there is nothing to pipe into or out of: a stream (or what carries one) is
+  // a clear error both ways; a Request or Response without a body is plain data.
+  const NEEDS_A_SESSION = ['["readable",0]', '{"x":["readable",0]}', '["blob","text/plain",["readable",0]]', '["response",["readable",1],{}]'];
+  for (const json of NEEDS_A_SESSION) {
+    it(`decoding ${json} is a protocol error`, () => {
+      expectDecodeError(json, "protocol");
+      expect(() => capnwebDeserialize(json)).toThrow();
     });
   }
 
-  it("sending a Request, Response, Blob or stream is 'unsupported'", () => {
-    for (const value of [
-      new Request("http://example.com/"),
-      new Response(null),
-      new Blob(["hello"], { type: "text/plain" }),
-      new ReadableStream(),
-      new WritableStream(),
-      { nested: new Blob([]) },
-    ]) {
+  it("decoding a writable outside a session is a protocol error", () => {
+    expectDecodeError('["writable",-1]', "protocol");
+    expectDecodeError('[[1,["writable",-3]]]', "protocol");
+  });
+
+  it("rejects malformed blob wire values", () => {
+    for (const json of ['["blob"]', '["blob","text/plain"]', '["blob",123,["readable",0]]', '["blob","text/plain",["readable",0],"extra"]']) {
+      expectDecodeError(json, "protocol");
+      expect(() => capnwebDeserialize(json)).toThrow();
+    }
+  });
+
+  it("throws when serializing Blob without an RPC session", () => {
+    for (const value of [new Blob(["hello"], { type: "text/plain" }), { nested: new Blob([]) }]) {
       const error = thrownBy(() => serialize(value));
       expect(error).toBeInstanceOf(CapnWebError);
-      expect((error as CapnWebError).type).toBe("unsupported");
+      expect((error as CapnWebError).type).toBe("invalid_argument");
+      expect((error as CapnWebError).message).toMatch(/Cannot create pipes without an RPC session/);
+      expect(() => capnwebSerialize(value)).toThrow(/Cannot create pipes without an RPC session/);
+    }
+    for (const value of [new ReadableStream(), new WritableStream(), new Response("body")]) {
+      const error = thrownBy(() => serialize(value));
+      expect((error as CapnWebError).type).toBe("invalid_argument");
+      expect((error as CapnWebError).message).toMatch(/Can't serialize (Readable|Writable)Stream in this context/);
+      expect(() => capnwebSerialize(value)).toThrow(/Can't serialize (Readable|Writable)Stream in this context/);
+    }
+  });
+
+  it("a bodiless Request and Response serialize as capnweb's do", () => {
+    const values = [
+      new Request("http://example.com/"),
+      new Request("http://example.com/a?b=c", { method: "HEAD", headers: { "x-one": "1" }, redirect: "manual", cache: "no-store" } as RequestInit),
+      new Response(null, { status: 204, statusText: "No Content", headers: { "x-two": "2" } }),
+      new Response(null),
+    ];
+    for (const value of values) expect(serialize(value)).toBe(capnwebSerialize(value));
+    expect(serialize(values[1])).toBe('["request","http://example.com/a?b=c",{"method":"HEAD","headers":[["x-one","1"]],"cache":"no-store","redirect":"manual"}]');
+  });
+
+  it("a bodiless Request and Response decode from capnweb's text", () => {
+    const request = deserialize(capnwebSerialize(new Request("http://example.com/x", { method: "HEAD", headers: { "x-a": "b" } }))) as Request;
+    expect(request).toBeInstanceOf(Request);
+    expect([request.method, request.url, request.headers.get("x-a")]).toEqual(["HEAD", "http://example.com/x", "b"]);
+    const response = deserialize('["response",null,{"status":201,"statusText":"Created"}]') as Response;
+    expect(response).toBeInstanceOf(Response);
+    expect([response.status, response.statusText, response.body]).toEqual([201, "Created", null]);
+  });
+
+  it("hostile Request and Response init fields are protocol errors", () => {
+    for (const json of [
+      '["request","http://example.com/",{"method":"CONNECT"}]',
+      '["request","not a url",{}]',
+      '["request","http://example.com/",{"headers":{"a":"b"}}]',
+      '["request","http://example.com/",{"headers":[["bad name","x"]]}]',
+      '["request","http://example.com/",{"signal":["undefined"]}]',
+      '["request","http://example.com/",[]]',
+      '["request","http://example.com/",{"body":{"x":1},"method":"POST"}]',
+      '["response",null,{"status":99}]',
+      '["response",null,{"webSocket":true}]',
+      '["response",{"x":1},{}]',
+      '["response",null]',
+    ]) {
+      expectDecodeError(json, "protocol");
     }
   });
 });

@@ -469,46 +469,81 @@ describe("hostile client against our server: refused requests reject the call, t
     await expectServerHealthy();
   });
 
-  it('["stream", ...] is rejected as not supported yet, without evaluating it', async () => {
+  it('["stream", ...] is a call answered once and released by the server on its own (as capnweb)', async () => {
     const peer = await openRaw(server.wsUrl);
     peer.send(["stream", ["pipeline", 0, ["square"], [5]]]);
-    const error = await expectReject(peer, 1, /"stream" message \(streams\) is not supported yet/);
-    expect(error[4]).toEqual({ type: "unsupported" });
-    expect(calls).toEqual([]);
-    // A stream's export is released implicitly once answered: releasing it again is a violation.
+    expect(await peer.waitFor((m) => m[1] === 1)).toEqual(["resolve", 1, 25]);
+    // Released implicitly once answered: the peer releasing it again is a violation.
     await expectSessionAlive(peer, 2);
+    peer.send(["release", 1, 1]);
+    const { code } = await peer.closed;
+    expect(code).toBe(3000);
+    expect(peer.frames.at(-1)).toMatch(/^\["abort",\["error","CapnWebError","Release of unknown export 1\./);
+    await expectServerHealthy();
+  });
+
+  it('a ["stream", ...] write to something that is not a writable stream is rejected with a typed error', async () => {
+    const peer = await openRaw(server.wsUrl);
+    peer.send(["stream", ["pipeline", 0, ["write"], ["chunk"]]]);
+    const error = await expectReject(peer, 1, /'write' is not a function/);
+    expect(error[4]).toEqual({ type: "not_found" });
+    // A pipe's writable end has write, close and abort only.
+    peer.send(["pipe"]);
+    peer.send(["stream", ["pipeline", 2, ["frobnicate"], []]]);
+    const unknown = await expectReject(peer, 3, /Unknown WritableStream method: frobnicate/);
+    expect(unknown[4]).toEqual({ type: "not_found" });
+    peer.send(["stream", ["pipeline", 2, ["a", "b"], []]]);
+    await expectReject(peer, 4, /only supports direct method calls/);
+    expect(calls).toEqual([]);
+    await expectSessionAlive(peer, 5);
     await closeRaw(peer);
     await expectServerHealthy();
   });
 
-  it('["pipe"] takes an ID, answers "not supported yet" when pulled, and does not crash', async () => {
+  it('["pipe"] takes the next push ID, and its export leaves the table when released', async () => {
     const peer = await openRaw(server.wsUrl);
     peer.send(["pipe"]);
     // The pipe took push ID 1: the next push is 2.
     await expectSessionAlive(peer, 2);
-    peer.send(["pull", 1]);
-    await expectReject(peer, 1, /"pipe" message \(streams\) is not supported yet/);
+    peer.send(["release", 2, 1]);
+    peer.send(["stream", ["pipeline", 1, ["close"], []]]);
+    expect(await peer.waitFor((m) => m[1] === 3)).toEqual(["resolve", 3, ["undefined"]]);
     peer.send(["release", 1, 1]);
-    await expectSessionAlive(peer, 3);
+    await expectSessionAlive(peer, 4);
     await closeRaw(peer);
     await expectServerHealthy();
   });
+});
 
-  it.each([
-    { name: "blob", expression: ["blob", "text/plain", ["readable", 1]] },
-    { name: "readable", expression: ["readable", 1] },
-    { name: "writable", expression: ["writable", -1] },
-    { name: "request", expression: ["request", "https://example.com/", {}] },
-  ])("a [$name, ...] expression inside a push rejects the call as not supported", async ({ name, expression }) => {
-    const peer = await openRaw(server.wsUrl);
-    peer.send(["push", ["pipeline", 0, ["echo"], [expression]]]);
-    peer.send(["pull", 1]);
-    await expectReject(peer, 1, new RegExp(`Receiving a ${name} is not supported yet`));
-    expect(calls).toEqual([]);
-    await expectSessionAlive(peer, 2);
-    await closeRaw(peer);
-    await expectServerHealthy();
-  });
+describe("hostile client against our server: streams that break the protocol abort the session", () => {
+  const cases: Array<{ name: string; frames: unknown[][]; keyword: RegExp }> = [
+    { name: "a readable naming the main interface (not a pipe)", frames: [["push", ["pipeline", 0, ["echo"], [["readable", 0]]]]], keyword: /Export 0 is not a pipe/ },
+    { name: "a readable naming no export at all", frames: [["push", ["pipeline", 0, ["echo"], [["readable", 7]]]]], keyword: /Export 7 is not a pipe/ },
+    {
+      name: "a readable naming an ordinary push",
+      frames: [["push", ["pipeline", 0, ["square"], [2]]], ["push", ["pipeline", 0, ["echo"], [["readable", 1]]]]],
+      keyword: /Export 1 is not a pipe/,
+    },
+    {
+      name: "a second take of the same pipe",
+      frames: [["pipe"], ["push", ["pipeline", 0, ["echo"], [["readable", 1]]]], ["push", ["pipeline", 0, ["echo"], [["readable", 1]]]]],
+      keyword: /Export 1 is not a pipe, or its readable end was already taken/,
+    },
+    { name: "a writable under a positive ID", frames: [["push", ["pipeline", 0, ["echo"], [["writable", 3]]]]], keyword: /non-negative ID 3/ },
+    { name: "a writable without an ID", frames: [["push", ["pipeline", 0, ["echo"], [["writable"]]]]], keyword: /Unknown or malformed expression/ },
+    { name: "a pipe message with an argument", frames: [["pipe", 1]], keyword: /Malformed pipe message/ },
+    { name: "a stream message without an expression", frames: [["stream"]], keyword: /Malformed stream message/ },
+    { name: "a blob whose content is not a readable", frames: [["push", ["pipeline", 0, ["echo"], [["blob", "text/plain", "hello"]]]]], keyword: /Blob content must be serialized as a ReadableStream/ },
+    { name: "a request with a forbidden method", frames: [["push", ["pipeline", 0, ["echo"], [["request", "https://example.com/", { method: "TRACE" }]]]]], keyword: /Invalid request expression/ },
+  ];
+  for (const { name, frames, keyword } of cases) {
+    it(`${name} aborts the session`, async () => {
+      const peer = await openRaw(server.wsUrl);
+      for (const frame of frames) peer.send(frame);
+      await expectAbort(peer, keyword);
+      await expectServerHealthy();
+    });
+  }
 });
 
 // -----------------------------------------------------------------------------------------------
