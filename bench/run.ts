@@ -34,10 +34,11 @@ import { reconnect, type ReconnectResult } from "./workloads/reconnect.js";
 import { restore, type RestoreResult } from "./workloads/restore.js";
 import { bundleSize, type BundleResult } from "./workloads/bundle.js";
 import { type MemorySample, SLOW_READER_DELAY_MS, SLOW_READER_OFFERED_CHUNKS, type StreamsResult, streams } from "./workloads/streams.js";
+import { observerCost } from "./workloads/observer.js";
 import type { SupervisionResult } from "./supervision.js";
 import { SESSION_KINDS, type SessionKind } from "./lib/sessions.js";
 
-const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "heap", "supervision", "reconnect", "restore", "bundle", "streams"] as const;
+const WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "observer", "heap", "supervision", "reconnect", "restore", "bundle", "streams"] as const;
 type WorkloadName = (typeof WORKLOADS)[number];
 
 const args = process.argv.slice(2);
@@ -65,7 +66,7 @@ const progress = (what: string) => console.error(`[bench ${((performance.now() -
 // The server child process always runs: the heap clients and the 10,000 supervised sessions use it.
 const mode = option("mode") ?? "both";
 if (!["both", "one", "two"].includes(mode)) throw new Error(`--mode=both|one|two, not ${mode}`);
-const RPC_WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks"] as const;
+const RPC_WORKLOADS = ["sequential", "in-flight", "pipeline", "map", "payload", "http-batch", "callbacks", "observer"] as const;
 type RpcWorkload = (typeof RPC_WORKLOADS)[number];
 const TWO_PROCESS_WORKLOADS: RpcWorkload[] = mode === "two" ? [...RPC_WORKLOADS] : ["sequential", "in-flight", "pipeline", "callbacks"];
 
@@ -116,6 +117,9 @@ async function rpcPass(urls: ServerUrls, names: readonly RpcWorkload[], what: st
           break;
         case "callbacks":
           pass.workloads.push(await callbacks(ctx));
+          break;
+        case "observer":
+          pass.workloads.push(...(await observerCost(ctx)));
           break;
       }
     }
@@ -266,6 +270,27 @@ if (onePass) {
 }
 if (twoPass) {
   speedTable(twoPass, `**Speed ratios, two processes** (servers in their own process, one core each: latency-bound)`);
+}
+
+const observerRows = (onePass ?? twoPass)?.workloads.filter((w) => w.id.startsWith("observer-")) ?? [];
+if (observerRows.length) {
+  out.push("");
+  out.push(
+    "**Observer cost** (sequential calls on a supervised session of a tree; phases one after the other, each with capnweb→capnweb and raw ws measured beside it; " +
+      "last column: ours ÷ capnweb in that phase ÷ ours ÷ capnweb with no observer, 1.00× = no cost)",
+  );
+  out.push("");
+  out.push(
+    table(
+      ["Phase", "ours ÷ capnweb", "ours ÷ raw ws", "vs no observer"],
+      observerRows.map((w) => [
+        w.title.replace("Sequential calls, supervised session, ", ""),
+        fmtRatio(ratio(w.figures, ["ours→ours", "capnweb→capnweb"])),
+        fmtRatio(ratio(w.figures, ["ours→ours", RAW])),
+        fmtRatio(w.extra?.["ours÷capnweb vs no observer"]),
+      ]),
+    ),
+  );
 }
 
 const networkName = `${2 * oneWayLatencyMs} ms network`;

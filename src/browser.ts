@@ -26,6 +26,7 @@ export type { Limits, LimitName, LimitBreach, LimitPeer } from "./protocol/limit
 export { DEFAULT_LIMITS } from "./protocol/limits.js";
 export { serialize, deserialize } from "./protocol/codec.js";
 export type { SessionStats } from "./protocol/session.js";
+export type { CapabilityTables, CapabilityEntry, TargetDescriber } from "./protocol/tables.js";
 
 export { connectMessagePort, stats, close, connectionOf, type ConnectOptions } from "./client/connect.js";
 export { connect, type ReconnectingConnectOptions } from "./actors/connect.js";

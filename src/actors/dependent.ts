@@ -34,7 +34,7 @@ export function dependent(session: Name, spec: ChildSpec): ChildSpec {
   return { ...spec, start: (context) => new DependentChild(session, spec, context) };
 }
 
-class DependentChild implements Child {
+export class DependentChild implements Child {
   readonly exited: Promise<ExitReason>;
   private readonly exit: (reason: ExitReason) => void;
   private status: DependentStatus = "waiting";
@@ -163,6 +163,11 @@ class DependentChild implements Child {
     this.child = undefined;
     child?.kill();
     if (!this.ended) this.finish("killed");
+  }
+
+  /** The child running now, if any. */
+  get current(): Child | undefined {
+    return this.child;
   }
 
   inspect(): DependentInspection {

@@ -77,6 +77,15 @@ function capabilityOf(actor: TargetActor): unknown {
   return newStub(TargetHook.wrap(actor.facade));
 }
 
+/**
+ * How a capability table names an exported target: by its actor, which also owns it (its stop
+ * releases the exports), when it is one export() made.
+ */
+export function describeExportedTarget(target: object): { label: string; owner: string } | undefined {
+  const actor = actorOf.get(target);
+  return actor && { label: actor.label, owner: actor.owner.label };
+}
+
 /** The actor behind a capability returned by export(), for its state and inspection. */
 export function targetActorOf<S>(capability: { readonly [actorState]?: S }): TargetActor<S> | undefined;
 export function targetActorOf(capability: unknown): TargetActor | undefined;

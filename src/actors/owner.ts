@@ -6,6 +6,7 @@
 
 import { asyncContext } from "../platform/async-context.js";
 import { type StubOwner, installOwnership, withReleaseReason } from "../protocol/ownership.js";
+import { labelImportOwner } from "../protocol/session.js";
 import { anchoredStubOf, isRootLive, releaseRoot, stubViewOf } from "../protocol/stub.js";
 import { setDefaultActorScope } from "../supervisor/actor-child.js";
 
@@ -30,6 +31,7 @@ export class Owner implements StubOwner {
       return;
     }
     this.roots.add(root);
+    labelImportOwner(root, this.label);
     if (this.roots.size >= this.sweepAt) this.sweep();
   }
 

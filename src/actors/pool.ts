@@ -103,6 +103,11 @@ export class Pool implements Child {
     });
   }
 
+  /** The supervisor of the member sessions (their ids are "0", "1", ..., "overflow-N"). */
+  get memberSupervisor(): Supervisor {
+    return this.supervisor;
+  }
+
   get exited(): Promise<ExitReason> {
     return this.supervisor.exited;
   }

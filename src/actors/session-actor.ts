@@ -23,6 +23,7 @@ import { publish } from "../telemetry/channels.js";
 import { type RestorableInspection, RestorableSet, type RestoreHost, restoreHostOf } from "./restorables.js";
 import type { TargetActor, TargetInspection } from "./target-actor.js";
 import { sessionOfStub, type RpcSession } from "../protocol/session.js";
+import type { CapabilityTables, TargetDescriber } from "../protocol/tables.js";
 import { stubViewOf } from "../protocol/stub.js";
 import { sessionMachine } from "./session-machine.js";
 import { sessionParent, stopSessionActor } from "./session-system.js";
@@ -209,6 +210,22 @@ export class SessionActor implements Child, RestoreHost {
 
   stats(): SessionStats {
     return this.connection?.stats() ?? { imports: 0, exports: 0 };
+  }
+
+  /** Every import and export of the current connection, described (empty while disconnected). */
+  capabilityTables(describeTarget?: TargetDescriber): CapabilityTables {
+    return this.connection?.session.capabilityTables(describeTarget) ?? { imports: [], exports: [] };
+  }
+
+  /**
+   * Closes the current connection as if the network had dropped it: the session reconnects by
+   * its policy (an operator's "drop connection"). False when there is none to drop.
+   */
+  dropConnection(): boolean {
+    const connection = this.connection;
+    if (!connection || this.ended) return false;
+    connection.close();
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -41,6 +41,8 @@ export interface TargetInspection {
   state?: unknown;
   /** An XState target's state value. */
   value?: unknown;
+  /** Calls delivered and not finished yet: the one running and those waiting behind it. */
+  mailbox: number;
 }
 
 /** Why a target actor stopped. */
@@ -126,6 +128,7 @@ export class TargetActor<S = unknown> {
   /** The object exported to the peer: its methods route calls through this actor. */
   readonly facade: object;
   private mailbox: Promise<unknown> = Promise.resolve();
+  private mailboxLength = 0;
   private calls = 0;
   private state: unknown;
   private ready: Promise<void> = Promise.resolve();
@@ -137,7 +140,7 @@ export class TargetActor<S = unknown> {
     private readonly source: unknown,
     place?: TargetPlace,
   ) {
-    this.owner = new Owner(label);
+    this.owner = new Owner(`${label} (target actor)`);
     this.facade = this.makeFacade();
     setTargetOwner(this.facade, this.owner);
     if (kind === "stateful") this.ready = this.initState();
@@ -217,6 +220,7 @@ export class TargetActor<S = unknown> {
       status: this.status,
       ...(this.stopReason ? { stopReason: this.stopReason } : {}),
       calls: this.calls,
+      mailbox: this.mailboxLength,
       holding: this.owner.holding,
       references: referencesOf(this.facade),
       ...(this.kind === "stateful" ? { state: this.state } : {}),
@@ -253,9 +257,14 @@ export class TargetActor<S = unknown> {
 
   /** Queues work behind every earlier call (the mailbox), in arrival order. */
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    this.mailboxLength++;
     const run = this.mailbox.then(() => this.ready).then(work);
-    this.mailbox = run.then(noop, noop);
+    this.mailbox = run.then(this.leaveMailbox, this.leaveMailbox);
     return run;
+  }
+
+  private readonly leaveMailbox = (): void => {
+    this.mailboxLength--;
   }
 
   private callStateful(method: string, args: unknown[]): Promise<unknown> {

@@ -1,104 +1,123 @@
-// observe(root): a live observer page for a supervision tree, like OTP's observer: a page that
-// redraws the tree (supervisors, sessions, targets, restarts, tables, calls in flight) twice a
-// second from `GET /tree.json`, which is CapnWeb.inspect(root).
+// observe(root): a live observer page for a supervision tree, like OTP's observer. The HTTP
+// server serves the page and its script; the page then opens a Cap'n Web WebSocket session of
+// its own at /rpc and receives each update as the answer to its `next()` call (service.ts).
+//
+// Safe by default: it binds 127.0.0.1, its WebSocket accepts browser pages from its own origin
+// only (another site open in the same browser cannot reach the controls), and the controls are
+// refused unless the application passes `controls: true`.
 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Inspectable } from "../actors/inspect.js";
+import { CapnWebHandlers } from "../server/handlers.js";
+import { observerPage } from "./page-html.js";
+import { PAGE_BUNDLE_NAME, pageScript } from "./page-script.js";
+import { ObserverService } from "./service.js";
 
 export interface ObserverOptions {
+  /** Where to listen (default 127.0.0.1: only this machine can open the page). */
   host?: string;
+  /** Default 0: a free port (see `url`). */
   port?: number;
-  /** Milliseconds between redraws (default 500). */
-  refreshMs?: number;
+  /** Milliseconds between updates while a page is open (default 1,000; events push sooner). */
+  intervalMs?: number;
+  /**
+   * Lets the page restart and stop children and drop sessions' connections (default false:
+   * those calls are refused with a `forbidden` error). Turn it on only where whoever can open
+   * the page may operate the application.
+   */
+  controls?: boolean;
+  /** Seconds of call rates and latencies kept and drawn (default 300). */
+  historySeconds?: number;
+  /** Log entries kept (default 500). */
+  logSize?: number;
 }
 
 export interface Observer {
+  /** The page's address. */
   readonly url: string;
+  /** Pages connected now. The observer listens to telemetry and runs a timer only while there is one. */
+  readonly pages: number;
   close(): Promise<void>;
 }
 
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * The page runs its own script only, talks to its own origin only, and may not be framed: another
+ * site cannot lay it under a decoy and have the operator press its buttons.
+ */
+const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 export async function observe(root: Inspectable, options: ObserverOptions = {}): Promise<Observer> {
-  const page = observerPage(options.refreshMs ?? 500);
+  const host = options.host ?? "127.0.0.1";
+  const service = new ObserverService(root, {
+    intervalMs: options.intervalMs,
+    controls: options.controls,
+    seconds: options.historySeconds,
+    logSize: options.logSize,
+  });
+  let port = 0;
+  const sameOrigin = (origin: string): boolean => {
+    try {
+      const url = new URL(origin);
+      return url.protocol === "http:" && url.port === String(port) && (LOOPBACK.has(url.hostname) || url.hostname === host);
+    } catch {
+      return false;
+    }
+  };
+  const handlers = new CapnWebHandlers({ main: () => service.openPage(), allowedOrigins: sameOrigin });
+  const page = observerPage(`/${PAGE_BUNDLE_NAME}`);
   const server = createServer((request, response) => {
-    if (request.url === "/tree.json") {
-      let body: string;
-      try {
-        body = JSON.stringify(root.inspect());
-      } catch (error) {
-        response.writeHead(500, { "content-type": "text/plain" });
-        response.end(String(error));
-        return;
-      }
-      response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
-      response.end(body);
-    } else if (request.url === "/" || request.url === "/index.html") {
-      response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    const path = (request.url ?? "/").split("?")[0];
+    if (path === "/" || path === "/index.html") {
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store", "content-security-policy": PAGE_POLICY });
       response.end(page);
+    } else if (path === `/${PAGE_BUNDLE_NAME}`) {
+      pageScript().then(
+        (script) => {
+          response.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-store" });
+          response.end(script);
+        },
+        (error: Error) => {
+          response.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+          response.end(error.message);
+        },
+      );
+    } else if (path === "/favicon.ico") {
+      // The page declares its icon inline; a browser asking anyway gets "nothing", not an error.
+      response.writeHead(204).end();
     } else {
       response.writeHead(404, { "content-type": "text/plain" });
       response.end("not found");
     }
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? "127.0.0.1", resolve));
-  const { address, port } = server.address() as AddressInfo;
+  server.on("upgrade", (request, socket, head) => {
+    if ((request.url ?? "").split("?")[0] === "/rpc") handlers.handleUpgrade(request, socket, head);
+    else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  port = address.port;
+  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
   return {
-    url: `http://${address}:${port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    url: `http://${shownHost}:${port}/`,
+    get pages() {
+      return service.pageCount;
+    },
+    async close() {
+      service.close();
+      await handlers.close({ deadline: 1_000 });
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
-}
-
-function observerPage(refreshMs: number): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>capnweb-otp observer</title>
-<style>
-  body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #1d2330; background: #f7f8fa; }
-  h1 { font-size: 1.2rem; margin: 0 0 1rem; }
-  ul { list-style: none; padding-left: 1.4rem; margin: 0; border-left: 1px dashed #c7ccd6; }
-  li { margin: .35rem 0; }
-  .node { display: inline-block; padding: .2rem .55rem; border-radius: .4rem; background: #fff; box-shadow: 0 1px 2px #0002; }
-  .kind { font-weight: 600; margin-right: .4rem; }
-  .status { padding: 0 .4rem; border-radius: .3rem; font-size: .85em; }
-  .ok { background: #d8f5df; color: #0b6b28; } .warn { background: #fff1c7; color: #7a5a00; } .bad { background: #ffd9d9; color: #8d1111; }
-  .meta { color: #5b6475; font-size: .85em; margin-left: .4rem; }
-</style></head>
-<body><h1>capnweb-otp observer <span class="meta" id="when"></span></h1><div id="tree">loading…</div>
-<script>
-const tone = (s) => /^(running|connected|active|live|open)$/.test(s) ? "ok" : /^(backingOff|connecting|restarting|restoring|pending|waiting|starting|stopping)$/.test(s) ? "warn" : "bad";
-const leaf = (kind, label, status, details) => '<li><span class="node"><span class="kind">' + esc(kind) + '</span>' + esc(label) +
-  ' <span class="status ' + tone(status) + '">' + esc(status) + '</span><span class="meta">' + esc(details) + '</span></span></li>';
-const esc = (v) => String(v).replace(/[&<>]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;" })[c]);
-function meta(n) {
-  const parts = [];
-  if (n.strategy) parts.push(n.strategy + ", restarts " + n.restarts.used + "/" + n.restarts.max + " in " + n.restarts.withinSeconds + "s");
-  if (n.url) parts.push(n.url);
-  if (n.tables) parts.push("imports " + n.tables.imports + ", exports " + n.tables.exports);
-  if (n.callsInFlight !== undefined) parts.push(n.callsInFlight + " in flight");
-  if (n.nextAttemptAt) parts.push("next attempt " + n.nextAttemptAt);
-  if (n.lastError) parts.push("last error: " + n.lastError);
-  return parts.map(esc).join(" · ");
-}
-function render(n, id) {
-  const kids = (n.children || []).map((c) => render({ ...(c.actor || {}), kind: (c.actor && c.actor.kind) || c.type, status: (c.actor && c.actor.status) || c.status, childRestarts: c.restarts, lastError: c.lastError || (c.actor && c.actor.lastError) }, c.id)).join("") +
-    (n.child ? render(n.child) : "") +
-    (n.restorables || []).map((r) => leaf("restorable", r.label, r.state, "restored " + r.restores + "×" + (r.derivedFrom ? " · from " + r.derivedFrom : "") + (r.lastError ? " · " + r.lastError : ""))).join("") +
-    (n.targets || []).map((t) => leaf(t.kind, t.label, t.status, t.calls + " calls · holding " + t.holding + " · " + t.references + " references")).join("");
-  const restarts = n.childRestarts ? " · restarted " + n.childRestarts + "×" : "";
-  return '<li><span class="node"><span class="kind">' + esc(id || n.name || n.kind) + '</span>' + esc(n.kind) +
-    ' <span class="status ' + tone(n.status) + '">' + esc(n.status) + '</span><span class="meta">' + meta(n) + esc(restarts) + '</span></span>' +
-    (kids ? "<ul>" + kids + "</ul>" : "") + "</li>";
-}
-async function refresh() {
-  try {
-    const tree = await (await fetch("/tree.json")).json();
-    document.getElementById("tree").innerHTML = "<ul>" + render(tree) + "</ul>";
-    document.getElementById("when").textContent = new Date().toLocaleTimeString();
-  } catch (e) { document.getElementById("when").textContent = "disconnected"; }
-}
-refresh(); setInterval(refresh, ${refreshMs});
-</script></body></html>`;
 }

@@ -33,6 +33,8 @@ export type ErrorType =
   | "invalid_argument"
   /** A feature this runtime or build does not offer (no WebSocket, map() support not loaded). */
   | "unsupported"
+  /** The operation needs the application's consent, which it did not give (the observer's controls). */
+  | "forbidden"
   /** Any other `type` or `code` string a remote error carried. */
   | (string & {});
 

@@ -106,9 +106,16 @@ export function requestFromWire(url: string, fields: Record<string, unknown>, bo
   if (body !== undefined && !isBody(body)) throw new CapnWebError("protocol", "Request body must be of type ReadableStream.");
   if (fields.signal) throw new CapnWebError("protocol", "A Request's signal cannot be received.");
   const init = initFrom(fields, REQUEST_INIT_KEYS, check);
+  // The fetch standard forbids these methods, but not every runtime's Request refuses them (Bun
+  // builds one): refused here, a peer's request means the same on every runtime.
+  if (typeof init.method === "string" && FORBIDDEN_METHODS.has(init.method.toUpperCase())) {
+    throw new CapnWebError("protocol", `Invalid request expression: the method ${init.method} is forbidden.`);
+  }
   if (body !== undefined) init.body = body;
   return build(() => new Request(url, init), "request");
 }
+
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
 export function responseFromWire(body: unknown, fields: Record<string, unknown>, check: CheckField): Response {
   if (!isBody(body)) throw new CapnWebError("protocol", "Response body must be of type ReadableStream.");

@@ -15,6 +15,7 @@ import type { Stub } from "./types.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath, type StreamCall } from "./hooks.js";
 import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
 import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
+import { type CapabilityTables, type EntryOrigin, type TargetDescriber, describeOrigin, describeTables, pushOrigin } from "./tables.js";
 import { Payload } from "./payload.js";
 import { newStub, stubViewOf, withCapnwebStubs } from "./stub.js";
 import { type LiveStream, type StreamRegistry, WritableStreamHook, writableFromHook } from "./streams.js";
@@ -64,6 +65,8 @@ interface ExportEntry {
   pulling: boolean;
   /** Released implicitly once resolved (`stream` semantics). */
   autoRelease: boolean;
+  createdAt: number;
+  origin: EntryOrigin;
   /** A pipe's readable end, until `["readable", id]` takes it (`pipe` semantics). */
   pipeReadable?: ReadableStream;
 }
@@ -86,6 +89,9 @@ class ImportEntry {
   private counted = false;
   /** Where this entry's onBroken callbacks sit in the session's list (the order they came in). */
   private brokenSlots: number[] | undefined;
+  readonly createdAt = Date.now();
+  /** Set by an owner adopting a stub of this entry (inspection only). */
+  ownerLabel: string | undefined;
 
   constructor(
     readonly session: RpcSession,
@@ -94,6 +100,7 @@ class ImportEntry {
     public remoteRefcount: number,
     /** "stream": a `stream` call's answer, awaited without a pull and without counting. */
     pulling: boolean | "stream",
+    readonly origin: EntryOrigin,
   ) {
     if (pulling === "stream") this.waiting = new Deferred();
     else if (pulling) this.startWaiting();
@@ -193,6 +200,11 @@ export class ImportHook extends Hook {
     return this.entry?.session;
   }
 
+  /** @internal An owner took this stub: inspection names it beside the entry. */
+  labelOwner(label: string): void {
+    if (this.entry) this.entry.ownerLabel = label;
+  }
+
   /** The entry while it is still the peer's to answer for (unresolved, in the table). */
   pendingEntryOf(session: RpcSession): ImportEntry | undefined {
     const entry = this.entry;
@@ -288,6 +300,13 @@ class MainImportHook extends ImportHook {
   }
 }
 
+/** @internal Names `label` as the owner of the import behind a stub's root, for inspection. */
+export function labelImportOwner(root: object, label: string): void {
+  const hook = (root as { hook?: Hook }).hook;
+  const actual = hook && (hook.standsFor() ?? hook);
+  if (actual instanceof ImportHook) actual.labelOwner(label);
+}
+
 /** The session a stub reaches through, when it is a stub of a remote capability. */
 export function sessionOfStub(stub: unknown): RpcSession | undefined {
   const view = stubViewOf(stub);
@@ -333,8 +352,9 @@ export class RpcSession {
     private readonly options: SessionOptions = {},
   ) {
     this.limits = resolveLimits(options.limits);
-    this.exports.set(0, { hook: hookForMain(main, options.ownsMain ?? true), refcount: 1, pulling: false, autoRelease: false });
-    this.mainImport = new ImportEntry(this, 0, 1, false);
+    const now = Date.now();
+    this.exports.set(0, { hook: hookForMain(main, options.ownsMain ?? true), refcount: 1, pulling: false, autoRelease: false, createdAt: now, origin: "main" });
+    this.mainImport = new ImportEntry(this, 0, 1, false, "main");
     this.imports.set(0, this.mainImport);
   }
 
@@ -403,6 +423,11 @@ export class RpcSession {
 
   stats(): SessionStats {
     return { imports: this.imports.size, exports: this.exports.size };
+  }
+
+  /** Every entry of both tables, described (computed now: the entries keep only when and what). */
+  capabilityTables(describeTarget?: TargetDescriber): CapabilityTables {
+    return describeTables(this.imports.values(), this.exports, describeTarget);
   }
 
   /** @internal Answers awaited from the peer: pulled calls and promises it sent, not yet resolved. */
@@ -481,8 +506,9 @@ export class RpcSession {
 
   private receivePush(expression: unknown): void {
     const id = this.nextPeerPushId++;
+    this.introducedBy = id;
     const hook = soleHookOrPayload(Decoder.decode(expression, this));
-    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: pushOrigin(expression) });
   }
 
   /**
@@ -494,8 +520,9 @@ export class RpcSession {
       throw this.limitBroken("maxPendingCalls", `More than ${this.limits.maxPendingCalls} of the peer's calls are waiting to be answered.`);
     }
     const id = this.nextPeerPushId++;
+    this.introducedBy = id;
     const hook = soleHookOrPayload(Decoder.decode(expression, this));
-    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: true });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: true, createdAt: Date.now(), origin: "stream" });
     this.resolveExport(id);
   }
 
@@ -507,7 +534,15 @@ export class RpcSession {
   private receivePipe(): void {
     const id = this.nextPeerPushId++;
     const { readable, writable } = new TransformStream();
-    this.addExport(id, { hook: WritableStreamHook.of(writable, this), refcount: 1, pulling: false, autoRelease: false, pipeReadable: readable });
+    this.addExport(id, {
+      hook: WritableStreamHook.of(writable, this),
+      refcount: 1,
+      pulling: false,
+      autoRelease: false,
+      createdAt: Date.now(),
+      origin: "pipe",
+      pipeReadable: readable,
+    });
   }
 
   private receivePull(id: number): void {
@@ -520,6 +555,7 @@ export class RpcSession {
 
   private receiveResolution(id: number, isReject: boolean, expression: unknown): void {
     const entry = this.imports.get(id);
+    this.introducedBy = entry;
     const payload = Decoder.decode(expression, this);
     if (!entry) {
       // Already released on our side: nobody wants the answer, but its stubs must be released.
@@ -632,7 +668,7 @@ export class RpcSession {
       return id;
     }
     const id = this.nextExportId--;
-    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: "stub" });
     return id;
   }
 
@@ -655,7 +691,7 @@ export class RpcSession {
       hook = created;
     }
     const id = this.nextExportId--;
-    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.exports.set(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: "target" });
     return id;
   }
 
@@ -663,7 +699,7 @@ export class RpcSession {
   exportPromise(hook: Hook): number {
     this.assertOpen();
     const id = this.nextExportId--;
-    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false });
+    this.addExport(id, { hook, refcount: 1, pulling: false, autoRelease: false, createdAt: Date.now(), origin: "promise" });
     // Never before the message that introduces the promise has gone out (we are inside its
     // encoding now): a resolve for an ID the peer has not seen yet would be dropped.
     queueMicrotask(() => {
@@ -692,7 +728,7 @@ export class RpcSession {
     if (entry) entry.remoteRefcount++;
     else {
       this.checkImportRoom();
-      this.imports.set(id, (entry = new ImportEntry(this, id, 1, false)));
+      this.imports.set(id, (entry = new ImportEntry(this, id, 1, false, this.introductionOrigin())));
     }
     return new ImportHook(entry, false);
   }
@@ -704,9 +740,21 @@ export class RpcSession {
       throw new CapnWebError("protocol", `The peer exported promise ${id} under an ID that is taken or not negative.`);
     }
     this.checkImportRoom();
-    const entry = new ImportEntry(this, id, 1, true);
+    const entry = new ImportEntry(this, id, 1, true, this.introductionOrigin());
     this.imports.set(id, entry);
     return new ImportHook(entry, true);
+  }
+
+  /**
+   * What the frame being decoded is: the answer to one of our calls (its import entry), or the
+   * peer's push of this ID. Kept as the plain reference, so that decoding pays one field write.
+   */
+  private introducedBy: ImportEntry | number | undefined;
+
+  private introductionOrigin(): string {
+    const by = this.introducedBy;
+    if (typeof by === "number") return `argument of the peer's push ${by}`;
+    return by ? `answer to call ${describeOrigin(by.origin)}` : "introduced by the peer";
   }
 
   /** @internal */
@@ -746,7 +794,7 @@ export class RpcSession {
     this.assertOpen();
     this.checkImportRoom();
     this.send(["pipe"]);
-    const entry = new ImportEntry(this, this.nextImportId++, 1, false);
+    const entry = new ImportEntry(this, this.nextImportId++, 1, false, "pipe");
     this.imports.set(entry.id, entry);
     const writable = writableFromHook(new ImportHook(entry, false), this as StreamRegistry);
     const abandon = new AbortController();
@@ -780,7 +828,7 @@ export class RpcSession {
       }
     }
     this.send(["push", expression]);
-    return this.newPushImport();
+    return this.newPushImport(path);
   }
 
   /** @internal */
@@ -803,7 +851,7 @@ export class RpcSession {
       return ["import", importId];
     });
     this.send(["push", ["remap", id, path, wireCaptures, instructions]]);
-    return this.newPushImport();
+    return this.newPushImport(path);
   }
 
   /**
@@ -825,7 +873,7 @@ export class RpcSession {
       args.dispose();
     }
     const size = this.send(["stream", expression]);
-    const entry = new ImportEntry(this, this.nextImportId++, 0, "stream");
+    const entry = new ImportEntry(this, this.nextImportId++, 0, "stream", path);
     this.imports.set(entry.id, entry);
     const promise = entry.awaitResolution().then(
       () => this.forgetStreamCall(entry),
@@ -842,8 +890,8 @@ export class RpcSession {
     entry.resolution?.dispose();
   }
 
-  private newPushImport(): Hook {
-    const entry = new ImportEntry(this, this.nextImportId++, 1, false);
+  private newPushImport(path: PropertyPath): Hook {
+    const entry = new ImportEntry(this, this.nextImportId++, 1, false, path);
     this.imports.set(entry.id, entry);
     return new ImportHook(entry, true);
   }

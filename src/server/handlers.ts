@@ -301,6 +301,11 @@ export class CapnWebHandlers {
     return typeof main === "function" && !isTarget(main);
   }
 
+  /** The dynamic supervisor of the accepted connections, once it has started. */
+  get sessionSupervisor(): DynamicSupervisor | undefined {
+    return this.supervisorNow;
+  }
+
   /** The server's sessions as a supervision tree (for `CapnWeb.inspect(handlers)`). */
   inspect(): SupervisorInspection<ServerSessionInspection> {
     const supervisor = this.supervisorNow;

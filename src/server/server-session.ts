@@ -4,6 +4,7 @@
 
 import { CapnWebError } from "../protocol/errors.js";
 import type { RpcSession, SessionStats } from "../protocol/session.js";
+import type { CapabilityTables, TargetDescriber } from "../protocol/tables.js";
 import { type Child, type ChildSpec, exitSignal } from "../supervisor/child.js";
 import type { Inspection } from "../supervisor/inspection.js";
 
@@ -53,6 +54,18 @@ export class ServerSessionChild implements Child {
     // Reported first, so that the end the close causes does not pass for a normal one.
     this.exit("killed");
     this.stop();
+  }
+
+  /** Every import and export of the connection, described. */
+  capabilityTables(describeTarget?: TargetDescriber): CapabilityTables {
+    return this.session.isEnded ? { imports: [], exports: [] } : this.session.capabilityTables(describeTarget);
+  }
+
+  /** Closes the connection (the client may come back; this child is not restarted). */
+  dropConnection(): boolean {
+    if (this.session.isEnded) return false;
+    this.stop();
+    return true;
   }
 
   inspect(): ServerSessionInspection {

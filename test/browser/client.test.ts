@@ -5,17 +5,16 @@
 // restorable capability included. Screenshots of the page's progress bar are compared.
 
 import http from "node:http";
-import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { RpcTarget } from "capnweb";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as CapnWeb from "../../src/index.js";
+import { CHROMIUM, launchChromium } from "../shared/chromium.js";
 import { type RestartableServer, restartableCapnwebServer, restartableOurServer } from "../shared/restartable-servers.js";
 
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
 const browserEntry = fileURLToPath(new URL("../../src/browser.ts", import.meta.url));
 
 // ---- the API, on both servers --------------------------------------------------------------------
@@ -190,10 +189,7 @@ describe.skipIf(!CHROMIUM)(`our browser entry in Chromium${CHROMIUM ? "" : " (no
   beforeAll(async () => {
     const result = await build({ entryPoints: [browserEntry], bundle: true, platform: "browser", format: "esm", write: false, minify: true, logLevel: "silent" });
     site = await pageServer(result.outputFiles[0]!.text);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM!,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

@@ -34,7 +34,14 @@ const expectations: Record<string, RegExp[]> = {
   ],
   "supervision.ts": [/api\.square\(12\) = 144/, /counter before the crash: 2/, /counter after its restart: 0/, /counter: actor active, restarts=1, last error: Error: counter crashed on purpose/, /restarts used 1 of 3/],
   "dynamic-sessions.ts": [/alice is token-alice, bob is token-bob/, /reused the session: true/, /running sessions: 2, registered names: 2/, /lookup\(bob\) = undefined/],
-  "observer.ts": [/tree\.json: supervisor my_app with 3 children: api, pool, 0, 1, nested, inner/, /page: served/, /done\./],
+  "observer.ts": [
+    /api\.square\(12\) = 144/,
+    /page: served/,
+    /update: supervisor my_app with children api, pool, nested/,
+    /api exports: export of reporter, refcount 1, owner reporter \(target actor\)/,
+    /log: crash my_app\/nested\/inner/,
+    /done\./,
+  ],
   "progress-page.ts": [/progress page: http:\/\/127\.0\.0\.1:\d+\//, /page served: true, capnweb bundle served: true/, /done\./],
   "errors-and-timeouts.ts": [
     /user 123: Ada/,

@@ -531,9 +531,11 @@ describe.each([{ name: "WebSocket", ws: true }, { name: "HTTP batch", ws: false 
     describe.runIf(ws)("streams and blobs sent to our server come back", () => {
       it("a Blob argument comes back as an equal Blob, and the session goes on", async () => {
         const stub = api();
-        const blob: Blob = await stub.echo(new Blob(["hello"], { type: "text/plain" }));
+        const sent = new Blob(["hello"], { type: "text/plain" });
+        const blob: Blob = await stub.echo(sent);
         expect(blob).toBeInstanceOf(Blob);
-        expect(blob.type).toBe("text/plain");
+        // Bun's Blob adds ";charset=utf-8" to a text type: the type comes back as the runtime made it.
+        expect(blob.type).toBe(sent.type);
         expect(await blob.text()).toBe("hello");
         expect(await stub.square(4)).toBe(16);
         await expectBaseline();

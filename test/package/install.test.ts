@@ -41,6 +41,8 @@ describe("the tarball", () => {
       "package/dist/index.d.ts",
       "package/dist/index.d.ts.map",
       "package/dist/protocol/session.js",
+      // The observer page's script, bundled by the build: an installed package serves it without esbuild.
+      "package/dist/observer/observer-page.js",
       "package/src/index.ts",
       "package/LICENSE",
       "package/README.md",
@@ -56,6 +58,27 @@ describe("the tarball", () => {
     const { esm, cjs } = await runSmoke(app);
     expect(esm).toEqual(SMOKE_OUTPUT);
     expect(cjs).toEqual(SMOKE_OUTPUT);
+  }, SLOW);
+});
+
+describe("the observer page, from the tarball under plain node", () => {
+  it("serves the page and its prebuilt script (the app has no esbuild)", async () => {
+    const script = `
+import * as CapnWeb from "capnweb-otp";
+const app = await CapnWeb.Supervisor.start([], { name: "installed" });
+const observer = await CapnWeb.observe(app);
+const page = await (await fetch(observer.url)).text();
+const bundle = await fetch(new URL("observer-page.js", observer.url));
+const text = await bundle.text();
+let esbuild = true;
+try { await import("esbuild"); } catch { esbuild = false; }
+console.log(JSON.stringify({ page: page.includes("observer-page.js"), status: bundle.status, bytes: text.length > 10000, esbuild }));
+await observer.close();
+await app.close();
+`;
+    await writeFile(join(app, "observer.mjs"), script);
+    const { stdout } = await run(process.execPath, ["observer.mjs"], app, 60_000);
+    expect(JSON.parse(stdout.trim())).toEqual({ page: true, status: 200, bytes: true, esbuild: false });
   }, SLOW);
 });
 

@@ -765,7 +765,10 @@ describe("streams, Blob, Request and Response outside a session", () => {
       new Response(null),
     ];
     for (const value of values) expect(serialize(value)).toBe(capnwebSerialize(value));
-    expect(serialize(values[1])).toBe('["request","http://example.com/a?b=c",{"method":"HEAD","headers":[["x-one","1"]],"cache":"no-store","redirect":"manual"}]');
+    // The literal wire form, where the runtime's Request keeps the fetch standard's defaults (Bun's
+    // reports `credentials: "include"` on every Request, which both libraries then carry).
+    if (new Request("http://example.com/").credentials === "same-origin")
+      expect(serialize(values[1])).toBe('["request","http://example.com/a?b=c",{"method":"HEAD","headers":[["x-one","1"]],"cache":"no-store","redirect":"manual"}]');
   });
 
   it("a bodiless Request and Response decode from capnweb's text", () => {
