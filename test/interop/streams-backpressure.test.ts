@@ -16,11 +16,13 @@
 //
 // Both directions (the server writing into a ReadableStream it returns, the client writing into
 // one it passes), with our writer against capnweb's reader and the other way round, and ours at
-// both ends. The reader stops after 200 chunks (2 s) and cancels.
+// both ends, over WebSocket and MessagePort (a transport that reports no frame size, as
+// capnweb's structured-clone one, makes each write wait for the one before: one chunk in flight,
+// well within the bound). The reader stops after 200 chunks (2 s) and cancels.
 
 import { afterEach, describe, expect, it } from "vitest";
 import { CHUNK_BYTES, countingSource, drain } from "../shared/byte-streams.js";
-import { PAIRS, openPeers, type StreamPeers } from "./stream-peers.js";
+import { PAIRS, openPeers, type Carrier, type StreamPeers } from "./stream-peers.js";
 
 const FLOW_WINDOW_INITIAL = 256 * 1024;
 /** The writer's queue (1), the reader's pipe (1 + 1), and the write that fills the window (1). */
@@ -37,9 +39,11 @@ afterEach(async () => {
   open = undefined;
 });
 
-describe.each(PAIRS)("%s client, %s server, over websocket", (client, server) => {
+const CARRIERS: Carrier[] = ["websocket", "message-port"];
+
+describe.each(CARRIERS.flatMap((carrier) => PAIRS.map(([client, server]) => [client, server, carrier] as const)))("%s client, %s server, over %s", (client, server, carrier) => {
   it(`the server writes, the client reads 1 chunk per ${DELAY_MS} ms: at most ${BACKPRESSURE_BOUND / 1024} KiB ahead of the reader`, async () => {
-    const peers = (open = await openPeers(client, server, "websocket"));
+    const peers = (open = await openPeers(client, server, carrier));
     const stream = await peers.api.download(OFFERED_CHUNKS * CHUNK_BYTES);
     let maxAhead = 0;
     const read = await drain(stream, {
@@ -56,7 +60,7 @@ describe.each(PAIRS)("%s client, %s server, over websocket", (client, server) =>
   }, 30_000);
 
   it(`the client writes, the server reads 1 chunk per ${DELAY_MS} ms: at most ${BACKPRESSURE_BOUND / 1024} KiB ahead of the reader`, async () => {
-    const peers = (open = await openPeers(client, server, "websocket"));
+    const peers = (open = await openPeers(client, server, carrier));
     const source = countingSource(OFFERED_CHUNKS * CHUNK_BYTES);
     let maxAhead = 0;
     peers.service.onUploadChunk = (consumed) => void (maxAhead = Math.max(maxAhead, source.produced() - consumed));
