@@ -363,6 +363,19 @@ function unserializable(value: unknown): CapnWebError {
   return error;
 }
 
+/**
+ * The JSON text of a call's arguments when they are one plain byte array (a stream's write), the
+ * same text `JSON.stringify(Encoder.encodeArgs(args, exporter))` makes, or undefined for any other
+ * arguments. Base64 needs no JSON escaping, so the frame is joined around it: JSON.stringify would
+ * scan every character of it again, several times the cost of the base64 itself.
+ */
+export function soleBytesArgsJson(args: readonly unknown[]): string | undefined {
+  if (args.length !== 1) return undefined;
+  const value = args[0];
+  if (value === null || typeof value !== "object" || !PLAIN_BYTES.has(Object.getPrototypeOf(value) as object)) return undefined;
+  return `[["bytes","${toUnpaddedBase64(value as Uint8Array)}"]]`;
+}
+
 function toUnpaddedBase64(bytes: Uint8Array): string {
   const text = toBase64(bytes);
   // capnweb omits padding; its decoder accepts both.
