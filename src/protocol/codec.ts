@@ -727,7 +727,13 @@ function isPath(path: unknown): path is (string | number)[] {
 function decodeBytes(value: unknown[]): unknown {
   if (typeof value[1] !== "string" || value.length > 3) return MALFORMED;
   const raw = fromBase64(value[1]);
-  if (value.length === 2) return new Uint8Array(raw);
+  if (value.length === 2) {
+    // The decoded memory itself when it is the bytes' alone (Buffer allocates large results on
+    // their own); a copy when it sits in Buffer's shared pool, which a view would keep alive and
+    // let the application read past its end.
+    const owned = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+    return owned ? new Uint8Array(raw.buffer) : new Uint8Array(raw);
+  }
   const marker = value[2];
   if (typeof marker !== "string") {
     throw new CapnWebError("protocol", `Unknown bytes type marker type: ${typeof marker}`);
