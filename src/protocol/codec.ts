@@ -363,6 +363,19 @@ function unserializable(value: unknown): CapnWebError {
   return error;
 }
 
+/**
+ * The JSON text of a call's arguments when they are one plain byte array (a stream's write), the
+ * same text `JSON.stringify(Encoder.encodeArgs(args, exporter))` makes, or undefined for any other
+ * arguments. Base64 needs no JSON escaping, so the frame is joined around it: JSON.stringify would
+ * scan every character of it again, several times the cost of the base64 itself.
+ */
+export function soleBytesArgsJson(args: readonly unknown[]): string | undefined {
+  if (args.length !== 1) return undefined;
+  const value = args[0];
+  if (value === null || typeof value !== "object" || !PLAIN_BYTES.has(Object.getPrototypeOf(value) as object)) return undefined;
+  return `[["bytes","${toUnpaddedBase64(value as Uint8Array)}"]]`;
+}
+
 function toUnpaddedBase64(bytes: Uint8Array): string {
   const text = toBase64(bytes);
   // capnweb omits padding; its decoder accepts both.
@@ -714,7 +727,13 @@ function isPath(path: unknown): path is (string | number)[] {
 function decodeBytes(value: unknown[]): unknown {
   if (typeof value[1] !== "string" || value.length > 3) return MALFORMED;
   const raw = fromBase64(value[1]);
-  if (value.length === 2) return new Uint8Array(raw);
+  if (value.length === 2) {
+    // The decoded memory itself when it is the bytes' alone (Buffer allocates large results on
+    // their own); a copy when it sits in Buffer's shared pool, which a view would keep alive and
+    // let the application read past its end.
+    const owned = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && raw.buffer instanceof ArrayBuffer;
+    return owned ? new Uint8Array(raw.buffer) : new Uint8Array(raw);
+  }
   const marker = value[2];
   if (typeof marker !== "string") {
     throw new CapnWebError("protocol", `Unknown bytes type marker type: ${typeof marker}`);

@@ -10,7 +10,7 @@
 // - An export is removed when the releases received add up to the times it was introduced.
 
 import { CapnWebError } from "./errors.js";
-import { Decoder, Encoder, type Exporter, type Importer, type Pipe, type PipeEnd } from "./codec.js";
+import { Decoder, Encoder, soleBytesArgsJson, type Exporter, type Importer, type Pipe, type PipeEnd } from "./codec.js";
 import type { Stub } from "./types.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath, type StreamCall } from "./hooks.js";
 import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
@@ -864,15 +864,22 @@ export class RpcSession {
       args.dispose();
       throw this.endReason;
     }
-    let expression: unknown[];
-    try {
-      expression = ["pipeline", id, path, Encoder.encodeArgs(args.value as unknown[], this)];
-    } catch (error) {
-      throw CapnWebError.from(error, "invalid_argument");
-    } finally {
+    let size: number;
+    const bytesArgs = soleBytesArgsJson(args.value as unknown[]);
+    if (bytesArgs !== undefined) {
       args.dispose();
+      size = this.sendText(`["stream",["pipeline",${JSON.stringify(id)},${JSON.stringify(path)},${bytesArgs}]]`);
+    } else {
+      let expression: unknown[];
+      try {
+        expression = ["pipeline", id, path, Encoder.encodeArgs(args.value as unknown[], this)];
+      } catch (error) {
+        throw CapnWebError.from(error, "invalid_argument");
+      } finally {
+        args.dispose();
+      }
+      size = this.send(["stream", expression]);
     }
-    const size = this.send(["stream", expression]);
     const entry = new ImportEntry(this, this.nextImportId++, 0, "stream", path);
     this.imports.set(entry.id, entry);
     const promise = entry.awaitResolution().then(
@@ -916,7 +923,12 @@ export class RpcSession {
   /** Sends one message; returns its size as the sink counts it (for flow control). */
   private send(message: unknown[]): number {
     if (this.endReason) return 0;
-    const frame = JSON.stringify(message);
+    return this.sendText(JSON.stringify(message));
+  }
+
+  /** Sends one frame already in JSON text; returns its size as the sink counts it. */
+  private sendText(frame: string): number {
+    if (this.endReason) return 0;
     const size = this.sink.send(frame);
     return typeof size === "number" ? size : frame.length;
   }
