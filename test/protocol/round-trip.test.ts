@@ -187,8 +187,10 @@ function expectOneRoundTrip(log: Recorded[], id: number): void {
   expect(fromServer.length).toBeGreaterThan(0);
   const firstAnswer = fromServer[0]!.seq;
   for (const r of chain) expect(r.seq).toBeLessThan(firstAnswer);
-  // The client sent nothing else before the answer either (no pull of an intermediate step).
-  expect(fromClient.filter((r) => r.seq < firstAnswer)).toEqual(chain);
+  // The client sent nothing else before the answer either (no pull of an intermediate step):
+  // only releases of the intermediate steps it no longer holds, which may go out before the
+  // answer or after it, as the sockets interleave (seen both ways on Deno).
+  expect(fromClient.filter((r) => r.seq < firstAnswer && r.message[0] !== "release")).toEqual(chain);
 
   // And the server answered the whole chain with exactly one resolve, of the last call.
   const answers = fromServer.filter((r) => r.message[0] === "resolve" || r.message[0] === "reject");
