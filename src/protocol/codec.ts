@@ -96,6 +96,14 @@ const BYTE_MARKERS = new Map<object, string>([
   [Float64Array.prototype, "Float64Array"],
 ]);
 const PLAIN_BYTES = new Set<object>(bufferPrototype ? [Uint8Array.prototype, bufferPrototype] : [Uint8Array.prototype]);
+/**
+ * The prototypes a runtime gives its own Blobs. Node 22 makes `slice()`'s result an instance of an
+ * internal class below Blob, so matching Blob.prototype alone would refuse a slice on Node 22 only.
+ * A user's subclass of Blob, or a File, is still refused, as capnweb refuses it.
+ */
+const BLOB_PROTOTYPES = new Set<object>(
+  typeof Blob === "undefined" ? [] : [Blob.prototype, Object.getPrototypeOf(new Blob().slice()) as object],
+);
 
 export class Encoder {
   private exports: number[] | undefined;
@@ -242,7 +250,7 @@ export class Encoder {
       return ["readable", this.pipe(value)];
     }
     if (value instanceof WritableStream) return this.encodeWritable(value);
-    if (proto === Blob.prototype) {
+    if (BLOB_PROTOTYPES.has(proto)) {
       return blobExpression(value as Blob, (readable) => this.pipe(readable));
     }
     if (proto === Request.prototype) return this.encodeRequest(value as Request, depth);

@@ -98,7 +98,8 @@ export function blobExpression(blob: Blob, pipe: Pipe): unknown[] {
 /** The Blob a pipe's bytes make, with the sender's content type. */
 export async function blobFromStream(stream: ReadableStream, type: string): Promise<Blob> {
   const blob = await new Response(stream).blob();
-  return blob.type === type ? blob : blob.slice(0, blob.size, type);
+  // A new Blob around the bytes rather than slice(): on Node 22 a slice is not a plain Blob.
+  return blob.type === type ? blob : new Blob([blob], { type });
 }
 
 /** A received Request; `body` is its decoded body expression (undefined when it had none). */
