@@ -1,5 +1,5 @@
 // What the observer remembers between snapshots: the calls of the last minutes, second by
-// second, and a log of crashes, restarts, reconnects and releases. It listens to telemetry only
+// second (those made through stubs here, and the peers' calls our exports answered), and a log of crashes, restarts, reconnects and releases. It listens to telemetry only
 // while it is started (while a page is open): with no page, no channel has a subscriber, and
 // every publish in the library stays a property read.
 
@@ -18,6 +18,8 @@ export interface HistoryOptions {
 const EVENTS = [
   "call:stop",
   "call:exception",
+  "serve:stop",
+  "serve:exception",
   "release:sent",
   "connection:up",
   "connection:down",
@@ -38,13 +40,50 @@ interface Second {
   maxMs: number;
 }
 
+/** Calls counted per second, the last `seconds` of them kept. */
+class CallRates {
+  /** Seconds with calls, oldest first; gaps are filled when a snapshot is taken. */
+  private readonly ring: Second[] = [];
+
+  constructor(private readonly seconds: number) {}
+
+  count(duration: number, failed: boolean): void {
+    const at = Math.floor(Date.now() / 1000) * 1000;
+    let second = this.ring.at(-1);
+    if (!second || second.at !== at) {
+      this.ring.push((second = { at, calls: 0, errors: 0, totalMs: 0, maxMs: 0 }));
+      if (this.ring.length > this.seconds) this.ring.shift();
+    }
+    second.calls++;
+    if (failed) second.errors++;
+    second.totalMs += duration;
+    if (duration > second.maxMs) second.maxMs = duration;
+  }
+
+  /** Every second from `first` to `last`, quiet seconds as zeros. */
+  between(first: number, last: number): CallSecond[] {
+    const out: CallSecond[] = [];
+    let index = 0;
+    while (index < this.ring.length && this.ring[index]!.at < first) index++;
+    for (let at = first; at <= last; at += 1000) {
+      const second = this.ring[index]?.at === at ? this.ring[index++] : undefined;
+      out.push(
+        second
+          ? { at, calls: second.calls, errors: second.errors, meanMs: second.calls ? second.totalMs / second.calls : 0, maxMs: second.maxMs }
+          : { at, calls: 0, errors: 0, meanMs: 0, maxMs: 0 },
+      );
+    }
+    return out;
+  }
+}
+
 let nextAttachId = 1;
 
 export class ObserverHistory {
   private readonly seconds: number;
   private readonly logSize: number;
-  /** Seconds with calls, oldest first; gaps are filled when a snapshot is taken. */
-  private readonly ring: Second[] = [];
+  private readonly made: CallRates;
+  private readonly served: CallRates;
   private readonly log: ObserverLogEntry[] = [];
   private nextSeq = 1;
   private attachedAs: string | undefined;
@@ -58,6 +97,8 @@ export class ObserverHistory {
   ) {
     this.seconds = options.seconds ?? 300;
     this.logSize = options.logSize ?? 500;
+    this.made = new CallRates(this.seconds);
+    this.served = new CallRates(this.seconds);
   }
 
   get isListening(): boolean {
@@ -81,7 +122,11 @@ export class ObserverHistory {
     switch (event) {
       case "call:stop":
       case "call:exception":
-        this.countCall((message as TelemetryMessages["call:stop"]).duration, event === "call:exception");
+        this.made.count((message as TelemetryMessages["call:stop"]).duration, event === "call:exception");
+        return;
+      case "serve:stop":
+      case "serve:exception":
+        this.served.count((message as TelemetryMessages["serve:stop"]).duration, event === "serve:exception");
         return;
       case "release:sent": {
         const release = message as TelemetryMessages["release:sent"];
@@ -138,19 +183,6 @@ export class ObserverHistory {
     }
   }
 
-  private countCall(duration: number, failed: boolean): void {
-    const at = Math.floor(Date.now() / 1000) * 1000;
-    let second = this.ring.at(-1);
-    if (!second || second.at !== at) {
-      this.ring.push((second = { at, calls: 0, errors: 0, totalMs: 0, maxMs: 0 }));
-      if (this.ring.length > this.seconds) this.ring.shift();
-    }
-    second.calls++;
-    if (failed) second.errors++;
-    second.totalMs += duration;
-    if (duration > second.maxMs) second.maxMs = duration;
-  }
-
   private append(kind: ObserverLogKind, subject: string, message: string): void {
     this.log.push({ seq: this.nextSeq++, at: Date.now(), kind, subject, message });
     if (this.log.length > this.logSize) this.log.shift();
@@ -158,25 +190,15 @@ export class ObserverHistory {
   }
 
   /**
-   * Every second of the window ending now, oldest first, quiet seconds as zeros. The window is
-   * `seconds` long, or shorter (a minute at least) while the observer has not listened that long.
+   * Every second of the window ending now, oldest first, quiet seconds as zeros: the calls made
+   * through stubs here, and the peers' calls served. The window is `seconds` long, or shorter (a
+   * minute at least) while the observer has not listened that long.
    */
-  calls(now = Date.now()): CallSecond[] {
+  calls(now = Date.now()): { made: CallSecond[]; served: CallSecond[] } {
     const last = Math.floor(now / 1000) * 1000;
     const listened = Math.ceil((now - (this.since ?? now)) / 1000) + 1;
     const first = last - (Math.min(this.seconds, Math.max(60, listened)) - 1) * 1000;
-    const out: CallSecond[] = [];
-    let index = 0;
-    while (index < this.ring.length && this.ring[index]!.at < first) index++;
-    for (let at = first; at <= last; at += 1000) {
-      const second = this.ring[index]?.at === at ? this.ring[index++] : undefined;
-      out.push(
-        second
-          ? { at, calls: second.calls, errors: second.errors, meanMs: second.calls ? second.totalMs / second.calls : 0, maxMs: second.maxMs }
-          : { at, calls: 0, errors: 0, meanMs: 0, maxMs: 0 },
-      );
-    }
-    return out;
+    return { made: this.made.between(first, last), served: this.served.between(first, last) };
   }
 
   /** Log entries after `seq`, oldest first. */

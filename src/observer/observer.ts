@@ -66,7 +66,7 @@ export async function observe(root: Inspectable, options: ObserverOptions = {}):
       return false;
     }
   };
-  const handlers = new CapnWebHandlers({ main: () => service.openPage(), allowedOrigins: sameOrigin });
+  const handlers = new CapnWebHandlers({ main: () => service.openPage(), allowedOrigins: sameOrigin, untraced: true });
   const page = observerPage(`/${PAGE_BUNDLE_NAME}`);
   const server = createServer((request, response) => {
     const path = (request.url ?? "/").split("?")[0];

@@ -65,6 +65,7 @@ export function observerPage(scriptUrl: string): string {
   svg .bar { fill: #6d86ec; } svg .bar-err { fill: #e05a5a; }
   svg polyline { fill: none; stroke-width: 1.5; vector-effect: non-scaling-stroke; }
   svg .mean { stroke: #1f9d55; } svg .max { stroke: #f0a33a; stroke-dasharray: 3 2; }
+  .served { margin-top: .9rem; }
   .axis { display: flex; justify-content: space-between; font-size: 10.5px; color: var(--muted); }
   .entry { padding: .3rem 0; border-bottom: 1px solid #f0f2f6; }
   .entry-head { display: flex; gap: .45rem; align-items: center; }
@@ -84,7 +85,7 @@ export function observerPage(scriptUrl: string): string {
 <main>
   <div><section><h2>Supervision tree</h2><div id="tree"><div class="empty">waiting for the first update…</div></div><div class="notice" id="notice"></div></section></div>
   <div>
-    <section><h2>Calls (this process, from telemetry)</h2><div id="calls"></div></section>
+    <section><h2>Calls (this process, from telemetry)</h2><div id="calls"></div><div id="served" class="served"></div></section>
     <section><h2>Log</h2><div id="log-box"><div id="log"></div></div></section>
   </div>
 </main>

@@ -87,11 +87,13 @@ export class ObserverService {
 
   snapshot(cursor: number): ObserverSnapshot {
     const tree: TreeInspection = inspect(this.root);
+    const { made, served } = this.history.calls();
     return {
       at: Date.now(),
       tree,
       tables: collectTables(this.root, tree),
-      calls: this.history.calls(),
+      calls: made,
+      served,
       log: this.history.logAfter(cursor),
       controls: this.controls,
     };

@@ -4,7 +4,7 @@
 import type { TreeInspection } from "../actors/inspect.js";
 import type { CapabilityTables } from "../protocol/tables.js";
 
-/** One second of calls, as telemetry's call:stop and call:exception saw them. */
+/** One second of calls, as telemetry's call:stop and call:exception (or serve:stop and serve:exception) saw them. */
 export interface CallSecond {
   /** The second's start, ms since the epoch. */
   at: number;
@@ -36,8 +36,10 @@ export interface ObserverSnapshot {
   tree: TreeInspection;
   /** Every session's import and export tables, by path of child ids from the root ("app/api"). */
   tables: Record<string, CapabilityTables>;
-  /** The last minutes of calls, one entry per second, oldest first (seconds with no call included). */
+  /** The last minutes of calls made through stubs in this process, one entry per second, oldest first (seconds with no call included). */
   calls: CallSecond[];
+  /** The same seconds of the peers' calls that this process's exports answered. */
+  served: CallSecond[];
   /** Log entries after the cursor the page sent, oldest first. */
   log: ObserverLogEntry[];
   /** Whether the page may restart, stop and drop (the application's `controls` option). */

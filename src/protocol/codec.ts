@@ -102,7 +102,7 @@ const PLAIN_BYTES = new Set<object>(bufferPrototype ? [Uint8Array.prototype, buf
  * A user's subclass of Blob, or a File, is still refused, as capnweb refuses it.
  */
 const BLOB_PROTOTYPES = new Set<object>(
-  typeof Blob === "undefined" ? [] : [Blob.prototype, Object.getPrototypeOf(new Blob().slice()) as object],
+  typeof Blob === "undefined" ? [] : [Blob.prototype, Object.getPrototypeOf(new Blob([]).slice()) as object],
 );
 
 export class Encoder {

@@ -105,6 +105,21 @@ export function callEnded(call: object, error?: CapnWebError): void {
   callObserver?.end(call, error);
 }
 
+let servedObserver: CallObserver | undefined;
+
+/** Sees the peer's calls to our exports, from their pull to the answer we send (telemetry). */
+export function observeServedCalls(observer: CallObserver | undefined): void {
+  servedObserver = observer;
+}
+
+export function servedStarted(path: readonly (string | number)[]): object | undefined {
+  return servedObserver?.start(path);
+}
+
+export function servedEnded(call: object, error?: CapnWebError): void {
+  servedObserver?.end(call, error);
+}
+
 // -----------------------------------------------------------------------------------------------
 
 /**

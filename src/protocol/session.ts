@@ -14,7 +14,7 @@ import { Decoder, Encoder, soleBytesArgsJson, type Exporter, type Importer, type
 import type { Stub } from "./types.js";
 import { ErrorHook, Hook, PayloadHook, TargetHook, type PropertyPath, type StreamCall } from "./hooks.js";
 import { type LimitName, type LimitPeer, type Limits, limitExceeded, reportLimit, resolveLimits } from "./limits.js";
-import { type ReleaseReason, currentReleaseReason, reportRelease } from "./ownership.js";
+import { type ReleaseReason, currentReleaseReason, reportRelease, servedEnded, servedStarted } from "./ownership.js";
 import { type CapabilityTables, type EntryOrigin, type TargetDescriber, describeOrigin, describeTables, pushOrigin } from "./tables.js";
 import { Payload } from "./payload.js";
 import { newStub, stubViewOf, withCapnwebStubs } from "./stub.js";
@@ -51,6 +51,8 @@ export interface SessionOptions {
   ownsMain?: boolean;
   /** Who the peer is, for the report of a broken limit. */
   peer?: LimitPeer;
+  /** @internal The peer's calls are left out of the serve:* telemetry (an observer's own page). */
+  untraced?: boolean;
 }
 
 export interface SessionStats {
@@ -69,6 +71,8 @@ interface ExportEntry {
   origin: EntryOrigin;
   /** A pipe's readable end, until `["readable", id]` takes it (`pipe` semantics). */
   pipeReadable?: ReadableStream;
+  /** The telemetry of a pulled call of the peer's, while it is being answered. */
+  served?: object;
 }
 
 class Deferred {
@@ -592,6 +596,8 @@ export class RpcSession {
     if (entry.pulling) return;
     entry.pulling = true;
     this.pullsInFlight++;
+    // Only the peer's calls and reads carry a path; our exported promises and stream writes do not.
+    if (typeof entry.origin !== "string" && !this.options.untraced) entry.served = servedStarted(entry.origin);
     let pulled: Payload | Promise<Payload>;
     try {
       pulled = entry.hook.pull();
@@ -618,7 +624,8 @@ export class RpcSession {
         try {
           value = Encoder.encode(payload.value, this);
         } catch (encodeError) {
-          this.send(["reject", id, Encoder.encodeRejection(toError(encodeError), this)]);
+          error = toError(encodeError);
+          this.send(["reject", id, Encoder.encodeRejection(error, this)]);
           return;
         }
         this.send(["resolve", id, value]);
@@ -629,6 +636,10 @@ export class RpcSession {
     } catch (fatal) {
       this.abort(fatal);
     } finally {
+      if (entry.served) {
+        servedEnded(entry.served, payload && error === undefined ? undefined : CapnWebError.from(error));
+        entry.served = undefined;
+      }
       if (--this.pullsInFlight === 0 && this.drained) {
         this.drained.resolve();
         this.drained = undefined;

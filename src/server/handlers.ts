@@ -50,6 +50,8 @@ export interface HandlerOptions {
    * run methods), and WebSocket upgrades from anywhere, as capnweb does.
    */
   allowedOrigins?: readonly string[] | ((origin: string) => boolean);
+  /** @internal The peers' calls are left out of the serve:* telemetry (the observer's own pages). */
+  untraced?: boolean;
 }
 
 /** How `close()` treats connections that do not finish by themselves. */
@@ -273,6 +275,7 @@ export class CapnWebHandlers {
       onSendError: this.options.onSendError,
       // A shared main outlives every session; a per-connection main ends with its session.
       ownsMain: perConnection,
+      untraced: this.options.untraced,
       onEnd: (reason) => {
         if (live) this.live.delete(live);
         if (reason.type === "protocol" || reason.type === "aborted") {

@@ -2,6 +2,9 @@
 //   capnweb:call:start            { path }
 //   capnweb:call:stop             { path, duration }            (ms, when its answer arrived)
 //   capnweb:call:exception        { path, duration, error }
+//   capnweb:serve:start           { path }                      (a peer's call to our export)
+//   capnweb:serve:stop            { path, duration }            (ms, when we sent its answer)
+//   capnweb:serve:exception       { path, duration, error }
 //   capnweb:release:sent          { importId, refcount, reason }
 //   capnweb:connection:up         { name, url }
 //   capnweb:connection:down       { name, url, error }
@@ -22,7 +25,7 @@ import { config, onConfig } from "../config.js";
 import { logger } from "../logging.js";
 import type { CapnWebError } from "../protocol/errors.js";
 import { type LimitBreach, observeLimits } from "../protocol/limits.js";
-import { type ReleaseEvent, observeCalls, observeReleases } from "../protocol/ownership.js";
+import { type CallObserver, type ReleaseEvent, observeCalls, observeReleases, observeServedCalls } from "../protocol/ownership.js";
 import { type ExitReason, describeReason } from "../supervisor/child.js";
 import {
   type ChildCrashReport,
@@ -40,6 +43,12 @@ export interface TelemetryMessages {
   /** `duration`: ms from the call to its answer. */
   "call:stop": { path: string; duration: number };
   "call:exception": { path: string; duration: number; error: CapnWebError };
+  /** A peer's call (or property read) of one of our exports, pulled: `path` as in call:start. */
+  "serve:start": { path: string };
+  /** `duration`: ms from its pull to the answer we sent. */
+  "serve:stop": { path: string; duration: number };
+  /** The method threw or rejected, or its result could not be sent; `error` says why. */
+  "serve:exception": { path: string; duration: number; error: CapnWebError };
   "release:sent": ReleaseEvent;
   "connection:up": { name: string; url: string };
   "connection:down": { name: string; url: string; error: CapnWebError };
@@ -70,6 +79,9 @@ const EVENT_SET: Record<TelemetryEvent, true> = {
   "call:start": true,
   "call:stop": true,
   "call:exception": true,
+  "serve:start": true,
+  "serve:stop": true,
+  "serve:exception": true,
   "release:sent": true,
   "connection:up": true,
   "connection:down": true,
@@ -107,7 +119,8 @@ function setTelemetryPrefix(next: string): void {
   if (!/^[\w.-]+$/.test(next)) throw new RangeError(`Invalid telemetry prefix ${JSON.stringify(next)}`);
   prefix = next;
   channels.clear();
-  callChannels = undefined;
+  madeCalls.forget();
+  servedCalls.forget();
   openChannels();
 }
 
@@ -134,34 +147,48 @@ observeLimits((breach) => {
   publish("limit:exceeded", breach);
 });
 
-let callChannels: { start: Channel; stop: Channel; exception: Channel } | undefined;
-
 interface FollowedCall {
   path: string;
   startedAt: number;
 }
 
-observeCalls({
-  start(path) {
+/** The call:* or serve:* channels as a CallObserver: a call is followed only while somebody listens. */
+class CallChannels implements CallObserver {
+  private opened: { start: Channel; stop: Channel; exception: Channel } | undefined;
+
+  constructor(private readonly events: { start: TelemetryEvent; stop: "call:stop" | "serve:stop"; exception: "call:exception" | "serve:exception" }) {}
+
+  /** The prefix changed: the channels are looked up again. */
+  forget(): void {
+    this.opened = undefined;
+  }
+
+  start(path: readonly (string | number)[]): object | undefined {
     // Every call passes here: the three channels are looked up once per prefix, not per call.
-    const { start, stop, exception } = (callChannels ??= {
-      start: channel("call:start"),
-      stop: channel("call:stop"),
-      exception: channel("call:exception"),
+    const { start, stop, exception } = (this.opened ??= {
+      start: channel(this.events.start),
+      stop: channel(this.events.stop),
+      exception: channel(this.events.exception),
     });
-    // Followed only while somebody listens to a call channel: otherwise no object, no clock read.
+    // Otherwise no object and no clock read.
     if (!start.hasSubscribers && !stop.hasSubscribers && !exception.hasSubscribers) return undefined;
     const call: FollowedCall = { path: path.join("."), startedAt: performance.now() };
     if (start.hasSubscribers) start.publish({ path: call.path });
     return call;
-  },
-  end(call, error) {
+  }
+
+  end(call: object, error?: CapnWebError): void {
     const { path, startedAt } = call as FollowedCall;
     const duration = performance.now() - startedAt;
-    if (error === undefined) publish("call:stop", { path, duration });
-    else publish("call:exception", { path, duration, error });
-  },
-});
+    if (error === undefined) publish(this.events.stop, { path, duration });
+    else publish(this.events.exception, { path, duration, error });
+  }
+}
+
+const madeCalls = new CallChannels({ start: "call:start", stop: "call:stop", exception: "call:exception" });
+const servedCalls = new CallChannels({ start: "serve:start", stop: "serve:stop", exception: "serve:exception" });
+observeCalls(madeCalls);
+observeServedCalls(servedCalls);
 
 const SUPERVISOR_EVENTS = {
   crash: "supervisor:crash",

@@ -57,6 +57,7 @@ const expectations: Record<string, RegExp[]> = {
   "telemetry-and-config.ts": [
     /configure refused a typo: invalid_argument/,
     /telemetry: connection:up, call:start square, call:stop square, call:start fail, call:exception fail/,
+    /served: serve:stop square, serve:exception fail \(nope\)/,
     /log: connected \[session=api\]/,
   ],
   "capabilities.ts": [

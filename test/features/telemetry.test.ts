@@ -20,7 +20,7 @@ afterAll(async () => {
   await ours.server.close();
 });
 
-const CALL_CHANNELS = ["call:start", "call:stop", "call:exception", "release:sent"] as const;
+const CALL_CHANNELS = ["call:start", "call:stop", "call:exception", "serve:start", "serve:stop", "serve:exception", "release:sent"] as const;
 const ALL_EVENTS = [...CALL_CHANNELS, "connection:up", "connection:down", "connection:reconnect"] as const;
 
 async function open(url = ours.server.wsUrl): Promise<CapnWeb.Stub<Api>> {
@@ -108,6 +108,50 @@ describe("call channels", () => {
     const result = await CapnWeb.await(api.slow(100), { timeout: 10 });
     expect(!result.ok && result.error.type).toBe("timeout");
     await vi.waitFor(() => expect(exceptions.map((m) => m.path)).toEqual(["slow"]), WAIT);
+  });
+});
+
+describe("serve channels: the peer's calls our server answers", () => {
+  it("serve:start { path } and serve:stop { path, duration } when our server answers a call", async () => {
+    const api = await open();
+    const starts = listen("capnweb:serve:start");
+    const stops = listen("capnweb:serve:stop");
+    expect(await api.square(3)).toBe(9);
+    await vi.waitFor(() => expect(stops).toHaveLength(1), WAIT);
+    expect(starts).toEqual([{ path: "square" }]);
+    expect(Object.keys(stops[0]).sort()).toEqual(["duration", "path"]);
+    expect(stops[0].path).toBe("square");
+    expect(stops[0].duration).toBeGreaterThanOrEqual(0);
+  });
+
+  it("of a pipeline only the answered call is served; the steps leading to it are not pulled", async () => {
+    const api = await open();
+    const stops = listen("capnweb:serve:stop");
+    expect(await api.users().get(4).profile().name()).toBe("user-4");
+    await vi.waitFor(() => expect(stops.map((m) => m.path)).toEqual(["name"]), WAIT);
+  });
+
+  it("serve:exception { path, duration, error } when the method throws; no serve:stop for it", async () => {
+    const api = await open();
+    const exceptions = listen("capnweb:serve:exception");
+    const stops = listen("capnweb:serve:stop");
+    expect((await CapnWeb.await(api.throwWithType())).ok).toBe(false);
+    await vi.waitFor(() => expect(exceptions).toHaveLength(1), WAIT);
+    expect(exceptions[0].path).toBe("throwWithType");
+    expect(exceptions[0].error).toBeInstanceOf(CapnWeb.Error);
+    expect(exceptions[0].error.type).toBe("quota_exceeded");
+    expect(stops).toEqual([]);
+  });
+
+  it("a call is served until its answer: a pending method has started and not stopped", async () => {
+    const api = await open();
+    const starts = listen("capnweb:serve:start");
+    const stops = listen("capnweb:serve:stop");
+    const answer = api.slow(200).then((value) => value); // then() pulls it
+    await vi.waitFor(() => expect(starts.map((m) => m.path)).toEqual(["slow"]), WAIT);
+    expect(stops).toEqual([]);
+    await answer;
+    await vi.waitFor(() => expect(stops.map((m) => m.path)).toEqual(["slow"]), WAIT);
   });
 });
 

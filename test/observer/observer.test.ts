@@ -103,6 +103,25 @@ describe("CapnWeb.observe", () => {
     expect((restarted.tree as CapnWeb.SupervisorInspection).restarts).toMatchObject({ used: 1, max: 5, withinSeconds: 60 });
   });
 
+  it("counts the calls made through stubs here and the calls served by exports here, each second; the pages' own calls are not served ones", async () => {
+    const { observer, api } = await world();
+    const page = await openPage(observer);
+    await page.next(0);
+    for (let i = 1; i <= 4; i++) expect(await api.square(i)).toBe(i * i);
+    expect((await CapnWeb.await(api.fail())).ok).toBe(false);
+    const sum = (seconds: CapnWeb.CallSecond[], field: "calls" | "errors") => seconds.reduce((total, second) => total + second[field], 0);
+    const counted = await nextUntil(page, (s) => sum(s.served, "calls") === 5);
+    // The session's five calls were answered by the server in this process: five served, one failed.
+    expect(sum(counted.served, "errors")).toBe(1);
+    // Made here: the same five, and the test's own page calls (a browser's would be in the browser).
+    expect(sum(counted.calls, "calls")).toBeGreaterThanOrEqual(5);
+    expect(sum(counted.calls, "errors")).toBe(1);
+    expect(counted.served.length).toBe(counted.calls.length);
+    // More page updates do not add served calls.
+    await page.next(0);
+    expect(sum((await page.next(0)).served, "calls")).toBe(5);
+  });
+
   it("shows each session's capability tables as the protocol holds them: refcounts, origins, owners, ages", async () => {
     const { observer, api, apis } = await world();
     const reporter = CapnWeb.export(api, new Reporter(), { label: "reporter" });

@@ -32,6 +32,7 @@ function snapshot(sessionStatus: string, controls: boolean): ObserverSnapshot {
     at: Date.now(),
     controls,
     calls: [],
+    served: [],
     log: [],
     tables: {
       api: {
@@ -96,8 +97,9 @@ describe("the observer page's drawing", () => {
     const hostile = snapshot("backingOff", false);
     (hostile.tree as { children: { actor: { lastError: string } }[] }).children[0]!.actor.lastError = "<img src=x onerror=alert(1)>";
     expect(renderTree(hostile, new Map())).not.toContain("<img");
-    const calls = renderCalls([{ at: 0, calls: 10, errors: 1, meanMs: 2, maxMs: 5 }, { at: 1000, calls: 0, errors: 0, meanMs: 0, maxMs: 0 }]);
+    const calls = renderCalls("made <here>", [{ at: 0, calls: 10, errors: 1, meanMs: 2, maxMs: 5 }, { at: 1000, calls: 0, errors: 0, meanMs: 0, maxMs: 0 }]);
     expect(calls).toContain("<rect");
+    expect(calls).toContain("made &lt;here&gt;");
     expect(renderLog([{ seq: 1, at: 0, kind: "restart", subject: "app/api", message: "restarted (1 so far)" }])).toContain("t-restart");
   });
 });

@@ -49,7 +49,8 @@ function draw(snapshot: ObserverSnapshot): void {
   element("controls").textContent = snapshot.controls ? "controls on" : "controls off";
   element("controls").className = snapshot.controls ? "pill busy" : "pill idle";
   element("tree").innerHTML = renderTree(snapshot, folds);
-  element("calls").innerHTML = renderCalls(snapshot.calls);
+  element("calls").innerHTML = renderCalls("made through stubs here", snapshot.calls);
+  element("served").innerHTML = renderCalls("served: the peers' calls to our exports", snapshot.served);
   element("log").innerHTML = renderLog(log);
 }
 

@@ -175,7 +175,8 @@ function clip(text: string, max: number): string {
 
 // ---- calls and the log ----------------------------------------------------------------------
 
-export function renderCalls(calls: readonly CallSecond[]): string {
+/** One panel of call rates; `title` says whose calls they are. */
+export function renderCalls(title: string, calls: readonly CallSecond[]): string {
   const width = 300;
   const height = 70;
   const n = Math.max(1, calls.length);
@@ -199,7 +200,7 @@ export function renderCalls(calls: readonly CallSecond[]): string {
   const max = Math.max(0, ...lastMinute.map((c) => c.maxMs));
   const now = calls.at(-2)?.calls ?? 0;
   const span = calls.length >= 120 ? `−${Math.round(calls.length / 60)} min` : `−${calls.length} s`;
-  return `<div class="stats">
+  return `<div class="subtitle">${h(title)}</div><div class="stats">
       <div class="stat"><div class="big">${now}</div><div class="label">calls/s now</div></div>
       <div class="stat"><div class="big">${(total / 60).toFixed(1)}</div><div class="label">calls/s, last minute</div></div>
       <div class="stat"><div class="big">${latency(mean)}</div><div class="label">mean latency</div></div>
