@@ -242,6 +242,7 @@ export class SessionActor implements Child, RestoreHost {
       limits: this.options.limits,
       onSendError: this.options.onSendError,
       callTimeout: this.options.timeout,
+      name: this.label,
     });
     this.connection = connection;
     connection.whenEnded().then((reason) => {

@@ -132,7 +132,7 @@ export class ObserverHistory {
         const release = message as TelemetryMessages["release:sent"];
         // Every answered call releases its answer: that is traffic, not an event worth a line.
         if (release.reason === "resolved") return;
-        this.append("release", `import ${release.importId}`, `released ×${release.refcount} (${release.reason})`);
+        this.append("release", release.name ?? "(unnamed session)", `import ${release.importId} released ×${release.refcount} (${release.reason})`);
         return;
       }
       case "connection:up": {

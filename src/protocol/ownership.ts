@@ -68,6 +68,8 @@ export interface ReleaseEvent {
   importId: number;
   refcount: number;
   reason: ReleaseReason;
+  /** The session that sent it: a supervised session's name, a server session's child id; absent when unnamed. */
+  name?: string;
 }
 
 let releaseObserver: ((event: ReleaseEvent) => void) | undefined;

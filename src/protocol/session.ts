@@ -51,6 +51,8 @@ export interface SessionOptions {
   ownsMain?: boolean;
   /** Who the peer is, for the report of a broken limit. */
   peer?: LimitPeer;
+  /** Names the session in telemetry: its `release:sent` events carry it as `name`. */
+  name?: string;
   /** @internal The peer's calls are left out of the serve:* telemetry (an observer's own page). */
   untraced?: boolean;
 }
@@ -928,7 +930,8 @@ export class RpcSession {
     if (this.imports.get(entry.id) === entry) this.imports.delete(entry.id);
     if (this.endReason) return;
     this.send(["release", entry.id, count]);
-    reportRelease({ importId: entry.id, refcount: count, reason });
+    const name = this.options.name;
+    reportRelease(name === undefined ? { importId: entry.id, refcount: count, reason } : { importId: entry.id, refcount: count, reason, name });
   }
 
   /** Sends one message; returns its size as the sink counts it (for flow control). */

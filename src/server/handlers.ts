@@ -269,7 +269,9 @@ export class CapnWebHandlers {
     // Only the address outlives this function: a closure that held `info` would keep the whole
     // upgrade request (headers and all) for the life of the connection.
     const remoteAddress = info.request.socket.remoteAddress;
+    const childId = `session-${this.nextSessionId++}`;
     const session = new RpcSession(transport, main, {
+      name: childId,
       limits: this.limits,
       peer: { transport: info.transport, address: remoteAddress },
       onSendError: this.options.onSendError,
@@ -285,7 +287,7 @@ export class CapnWebHandlers {
     });
     live = { transport: info.transport, remoteAddress, session };
     this.live.add(live);
-    const spec = ServerSessionChild.spec(`session-${this.nextSessionId++}`, session, info.transport, live.remoteAddress);
+    const spec = ServerSessionChild.spec(childId, session, info.transport, live.remoteAddress);
     this.supervisor
       .then(async (supervisor) => {
         if (supervisor.isRunning) await supervisor.startChild(spec);

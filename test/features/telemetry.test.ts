@@ -175,6 +175,21 @@ describe("release:sent", () => {
     expect(releases[0].importId).toBeLessThan(0);
   });
 
+  it("a supervised session's releases carry its name; a server session's, its child id", async () => {
+    const name = `release-name-${Math.random()}`;
+    const root = await CapnWeb.Supervisor.start([CapnWeb.Session.spec({ name, url: ours.server.wsUrl })]);
+    cleanups.push(() => root.close());
+    const api = CapnWeb.session<Api>(name);
+    const counter = await api.makeCounter(1);
+    const releases = listen("capnweb:release:sent");
+    CapnWeb.release(counter);
+    expect(releases).toEqual([{ importId: expect.any(Number), refcount: 1, reason: "explicit", name }]);
+    // The server lets go of a callback passed to it once the call is done: its session releases it.
+    const echoed = await api.echo((i: number) => i + 1);
+    CapnWeb.release(echoed);
+    await vi.waitFor(() => expect(releases.map((m) => m.name)).toContainEqual(expect.stringMatching(/^session-\d+$/)), WAIT);
+  });
+
   it("reason 'timeout' when the caller stops waiting", async () => {
     const api = await open();
     await api.square(1);
