@@ -291,6 +291,14 @@ if (observerRows.length) {
       ]),
     ),
   );
+  const large = observerRows.find((w) => w.id === "observer-large-tree");
+  if (large?.extra?.["update ms"] !== undefined) {
+    out.push("");
+    out.push(
+      `One update of the large tree (the tree walk and every session's tables, built, sent and received by a page): ` +
+        `${large.extra["update ms"].toFixed(1)} ms (median of 9), ${large.extra["update KiB"]!.toFixed(0)} KiB as JSON.`,
+    );
+  }
 }
 
 const networkName = `${2 * oneWayLatencyMs} ms network`;
