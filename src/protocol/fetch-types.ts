@@ -92,7 +92,40 @@ export function responseExpression(response: Response, encodeBody: EncodeBody): 
 }
 
 export function blobExpression(blob: Blob, pipe: Pipe): unknown[] {
-  return ["blob", blob.type, ["readable", pipe(blob.stream())]];
+  return ["blob", blob.type, ["readable", pipe(blobBytes(blob))]];
+}
+
+/**
+ * A Blob's bytes as a stream that ends with its last byte. `blob.stream()` itself reports its end
+ * one read later, and on Node 24 and later that read takes another macrotask: over HTTP batch the
+ * request would go without the pipe's close, and the call would wait for it for ever. A Blob's
+ * size is known, so the end is known when the last byte is read.
+ */
+function blobBytes(blob: Blob): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  let remaining = blob.size;
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        if (remaining > 0) {
+          reader ??= blob.stream().getReader();
+          const { done, value } = await reader.read();
+          if (!done) {
+            controller.enqueue(value);
+            remaining -= value.byteLength;
+            if (remaining > 0) return;
+          }
+        }
+        controller.close();
+        // Nothing is left to read; the source's own end is not waited for.
+        reader?.cancel().catch(() => {});
+      },
+      cancel(reason) {
+        return reader?.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** The Blob a pipe's bytes make, with the sender's content type. */

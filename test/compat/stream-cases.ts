@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { testObjects, windowFiller } from "./fixtures.js";
 import { inMemory, pumpMicrotasks, type Pair, type Setup } from "./harness.js";
+import { capnwebBatchLosesBlobEnd } from "../shared/runtime.js";
 
 type Need =
   /** The in-memory harness: its fences or its frame logs. */
@@ -776,7 +777,9 @@ export function streamCases(setup: Setup): void {
  * batch fails (with capnweb on either side too), and it must fail at once rather than hang.
  */
 export function batchBlobCase(setup: Setup): void {
-  it("a Blob over HTTP batch fails with an error, without waiting for a timeout", async () => {
+  // capnweb's client on Node 24+ sends the batch without the Blob's end (test/shared/runtime.ts).
+  const capnwebClientHangs = setup.client.name === "capnweb" && capnwebBatchLosesBlobEnd;
+  it.skipIf(capnwebClientHangs)("a Blob over HTTP batch fails with an error, without waiting for a timeout", async () => {
     const { TestTarget } = testObjects(setup.server);
     await using harness = await setup.open(new TestTarget());
     const outcome = await harness.stub.echoBlob(new Blob(["hello"])).then(

@@ -5,12 +5,14 @@
 // with ours, such a batch does not complete (so it is not tried here). A Blob or a stream the
 // server returns cannot follow the response, and the
 // call fails: capnweb with an Error of its own, ours with `disconnected` ("the batch ended"), in
-// every pairing, capnweb's with itself included, and nothing hangs.
+// every pairing, capnweb's with itself included, and nothing hangs. Where capnweb's own timing
+// differs by runtime, test/shared/runtime.ts says how.
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newHttpBatchRpcSession } from "capnweb";
 import * as CapnWeb from "../../src/index.js";
 import { drain, sha256 } from "../shared/byte-streams.js";
+import { capnwebBatchLosesBlobEnd, capnwebBatchServerSendsBlob, capnwebBatchServerSendsShortStream } from "../shared/runtime.js";
 import { startCapnwebServer, type CapnwebServer } from "./helpers.js";
 import { StreamService, capnwebStreamApi, ourStreamApi, type StreamApi } from "./stream-api.js";
 import type { Impl } from "./stream-peers.js";
@@ -46,7 +48,7 @@ function expectBatchEnded(client: Impl, error: unknown): void {
 }
 
 describe.each(PAIRS)("%s client, %s server, over HTTP batch", (client, server) => {
-  it("a Blob the client passes arrives whole, its type kept", async () => {
+  it.skipIf(client === "capnweb" && capnwebBatchLosesBlobEnd)("a Blob the client passes arrives whole, its type kept (skipped for capnweb's client on Node 24+: its batch goes without the Blob's end)", async () => {
     const api = await batchRoot(client, server);
     const bytes = new Uint8Array(20_000).map((_, i) => i % 253);
     const info = await api.describeBlob(new Blob([bytes], { type: "application/x-batch" }));
@@ -62,19 +64,20 @@ describe.each(PAIRS)("%s client, %s server, over HTTP batch", (client, server) =
   });
 
   it("a Blob or a ReadableStream the server returns cannot follow the response: the call fails, it does not hang", async () => {
-    // On Bun, a Blob's or a short stream's bytes are there at once and capnweb's server sends the
-    // pipe's chunk before its batch response goes out: there what a capnweb server returns arrives.
-    const arrives = server === "capnweb" && "Bun" in globalThis;
+    // Where capnweb's server gets a pipe's chunk out before its batch response (see
+    // test/shared/runtime.ts), what it returns arrives.
+    const blobArrives = server === "capnweb" && capnwebBatchServerSendsBlob;
+    const streamArrives = server === "capnweb" && capnwebBatchServerSendsShortStream;
     const blobCall = (await batchRoot(client, server)).blob("never", "text/plain");
     const blobOutcome = await Promise.resolve(blobCall).then((blob) => blob, (e: unknown) => e);
-    if (arrives) expect(blobOutcome).toBeInstanceOf(Blob);
+    if (blobArrives) expect(blobOutcome).toBeInstanceOf(Blob);
     else expectBatchEnded(client, blobOutcome instanceof Blob ? "a Blob arrived" : blobOutcome);
     const streamCall = (await batchRoot(client, server)).download(1000);
     const outcome = await Promise.resolve(streamCall).then(
       (stream) => drain(stream).then(() => "a stream arrived whole", (e: unknown) => e),
       (e: unknown) => e,
     );
-    if (arrives) expect(outcome).toBe("a stream arrived whole");
+    if (streamArrives) expect(outcome).toBe("a stream arrived whole");
     else expectBatchEnded(client, outcome);
   });
 });

@@ -486,10 +486,13 @@ describe("backpressure: a slow reader holds the writer to its window", () => {
       }
     }
     expect(read).toBe(10_000);
-    // Without flow control all 10 MB would be in flight at once; the window starts at 256 KiB
-    // and, with a reader this slow, never has reason to grow far.
+    // Without flow control all 10 MB would be in flight at once. A reader taking a chunk per turn
+    // still reads tens of MB/s in memory, so the window (bandwidth × round trip, from 256 KiB)
+    // grows: 0.4 to 1.1 MB was seen on Node 20 to 26. What must hold is that it stays a small
+    // part of what was offered. (The README's 512 KiB bound is for a reader slow from the start,
+    // one chunk per 10 ms: test/interop/streams-backpressure.test.ts.)
     expect(worst).toBeGreaterThan(0);
-    expect(worst).toBeLessThan(1024 * 1024);
+    expect(worst).toBeLessThan((10_000 * chunk.length) / 4);
     expect(worst).toBeLessThan(MAX_WINDOW);
     expect(offered - read).toBeLessThan(1024);
   }, 60_000);
