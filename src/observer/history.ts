@@ -1,7 +1,8 @@
 // What the observer remembers between snapshots: the calls of the last minutes, second by
-// second (those made through stubs here, and the peers' calls our exports answered), and a log of crashes, restarts, reconnects and releases. It listens to telemetry only
-// while it is started (while a page is open): with no page, no channel has a subscriber, and
-// every publish in the library stays a property read.
+// second (those made through stubs here, and the peers' calls our exports answered), and a log
+// of crashes, restarts, reconnects and releases. It listens to telemetry only while it is
+// started (while a page is open): with no page, no channel has a subscriber, and every publish
+// in the library stays a property read.
 
 import * as telemetry from "../telemetry/attach.js";
 import type { TelemetryEvent, TelemetryMessages } from "../telemetry/channels.js";
