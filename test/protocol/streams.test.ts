@@ -303,10 +303,11 @@ describe("Blobs of every kind the runtime makes", () => {
     const link = linkedSessions(new Api());
     const root = link.client.remoteMain<Api>();
     const slice = new Blob(["hello, world"]).slice(0, 5, "text/plain");
-    expect(await root.describe(slice)).toEqual({ prototype: true, type: "text/plain", size: 5 });
+    // Bun's slice adds ";charset=utf-8" to a text type: the type is compared as the runtime made it.
+    expect(await root.describe(slice)).toEqual({ prototype: true, type: slice.type, size: 5 });
     const echoed = await root.echo(slice);
     expect(Object.getPrototypeOf(echoed)).toBe(Blob.prototype);
-    expect([echoed.type, await echoed.text()]).toEqual(["text/plain", "hello"]);
+    expect([echoed.type, await echoed.text()]).toEqual([slice.type, "hello"]);
   });
 });
 
