@@ -449,19 +449,21 @@ if (streamsResult) {
     out.push("");
     out.push(
       `**Stream with a slow reader** (the server writes, offering ${SLOW_READER_OFFERED_CHUNKS.toLocaleString("en-US")} chunks of 64 KiB; the client takes 1 chunk per ${SLOW_READER_DELAY_MS} ms; ` +
-        "on the writer's side: the most its source had produced beyond what the reader had consumed, and its process's growth after gc)",
+        "on the writer's side: the most its source had produced beyond what the reader had consumed, and its process's growth after two gcs; " +
+        "beside external growth, external memory read between the two gcs, which still counts the ArrayBuffers allocated and dropped since the sample before (25 chunks earlier): allocation, not holding)",
     );
     out.push("");
     const capnweb = r.slowReader.find((x) => x.pair === "capnweb→capnweb");
     out.push(
       table(
-        ["Pair", "chunks read", "produced − consumed, max", "heapUsed growth, max", "external growth, max", "RSS growth, max", "ahead ÷ capnweb→capnweb"],
+        ["Pair", "chunks read", "produced − consumed, max", "heapUsed growth, max", "external growth, max", "external after one gc, max", "RSS growth, max", "ahead ÷ capnweb→capnweb"],
         r.slowReader.map((x) => [
           x.pair,
           fmtInt(x.chunksRead),
           fmtBytes(x.maxAheadBytes),
           fmtBytes(x.maxHeapGrowth),
           fmtBytes(x.maxExternalGrowth),
+          fmtBytes(x.maxExternalGrowthOneGc),
           fmtBytes(x.maxRssGrowth),
           capnweb ? fmtRatio(x.maxAheadBytes / capnweb.maxAheadBytes) : "–",
         ]),
