@@ -13,6 +13,7 @@
 // Absolute numbers drift 10–40 % between runs; only ratios taken in one run mean anything.
 
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { cpus, platform, release } from "node:os";
 import { performance } from "node:perf_hooks";
 import { CapnWeb } from "./lib/library.js";
@@ -426,13 +427,26 @@ if (bundleResult) {
   out.push(`Ours by part (minified): ${Object.entries(b.oursByPart).sort((x, y) => y[1] - x[1]).map(([part, bytes]) => `${part} ${kb(bytes)}`).join(", ")}.`);
 }
 
+/** Whether `ws` masks and unmasks frames natively (its optional `bufferutil` addon) or in JavaScript. */
+function wsMasking(): string {
+  if (process.env.WS_NO_BUFFER_UTIL) return "JavaScript (WS_NO_BUFFER_UTIL set)";
+  try {
+    createRequire(createRequire(import.meta.url).resolve("ws"))("bufferutil");
+    return "native (bufferutil)";
+  } catch {
+    return "ws's JavaScript fallback, byte by byte (bufferutil not installed)";
+  }
+}
+
 if (streamsResult) {
   const r = streamsResult;
   out.push("");
   out.push(
     `**Streams** (two processes: the servers in theirs, the clients here; ${r.bytes / 1024 / 1024} MiB in 64 KiB chunks, the median of ${r.runs} transfers per case after a warm-up, interleaved; ` +
-      "ratios of MB/s, > 1: the first is faster; raw ws: the same bytes as binary frames from the raw server, the limit of every row; " +
-      "capnweb's wire carries bytes as base64 inside JSON, a third more bytes plus the encoding, which raw ws pays neither of)",
+      "ratios of MB/s, > 1: the first is faster; raw ws: the same bytes as binary frames between a raw ws client and server in the row's direction, the limit of every row " +
+      "(passing a ReadableStream to the server, the client sends: a WebSocket client masks its frames and the server unmasks them, RFC 6455); " +
+      "capnweb's wire carries bytes as base64 inside JSON, a third more bytes plus the encoding, which raw ws pays neither of; " +
+      `ws's masking here: ${wsMasking()})`,
   );
   out.push("");
   const shown = RATIOS.filter((x) => r.throughput.some((w) => ratio(w.figures, x.of) !== undefined));

@@ -2,7 +2,9 @@
 //   throughput  100 MiB in 64 KiB chunks, three ways: a ReadableStream the server returns
 //               (download), a WritableStream the client passes and the server fills (writable),
 //               a ReadableStream the client passes and the server reads (upload); MB/s for the
-//               four pairs and, as the limit, raw `ws` sending the same bytes as binary frames.
+//               four pairs and, as the limit, raw `ws` sending the same bytes as binary frames in the
+//               same direction (server to client, or client to server for the upload: a client's
+//               frames are masked, RFC 6455, which costs both ends a pass over every byte).
 //               capnweb's wire carries bytes as base64 inside JSON text, so every RPC figure
 //               pays a third more bytes and the encoding; raw ws pays neither. A second limit,
 //               "raw ws, base64 JSON", sends each chunk as the frame capnweb's wire makes of it
@@ -21,7 +23,7 @@ import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type Context, RAW, RAW_JSON, type WorkloadResult } from "../lib/context.js";
 import { type Measured, median, orderFor } from "../lib/measure.js";
-import type { Pair } from "../lib/clients.js";
+import type { Pair, RawClient } from "../lib/clients.js";
 import { CHUNK_BYTES, MiB, countingSink, countingSource, drain } from "../../test/shared/byte-streams.js";
 
 export const STREAM_BYTES = 100 * MiB;
@@ -40,15 +42,17 @@ export interface MemorySample {
 }
 
 export type StreamDirection = "download" | "writable" | "upload";
-const DIRECTIONS: Record<StreamDirection, { title: string; run(api: any, bytes: number): Promise<number> }> = {
+const DIRECTIONS: Record<StreamDirection, { title: string; run(api: any, bytes: number): Promise<number>; raw(raw: RawClient, bytes: number, json: boolean): Promise<number> }> = {
   download: {
     title: "Stream 100 MiB: ReadableStream returned by the server",
+    raw: (raw, bytes, json) => raw.download(bytes, json),
     async run(api, bytes) {
       return (await drain(await api.download(bytes), { hash: false })).bytes;
     },
   },
   writable: {
     title: "Stream 100 MiB: WritableStream passed to the server",
+    raw: (raw, bytes, json) => raw.download(bytes, json),
     async run(api, bytes) {
       const sink = countingSink({ hash: false });
       await api.fill(sink.stream, bytes);
@@ -57,6 +61,7 @@ const DIRECTIONS: Record<StreamDirection, { title: string; run(api: any, bytes: 
   },
   upload: {
     title: "Stream 100 MiB: ReadableStream passed to the server",
+    raw: (raw, bytes, json) => raw.upload(bytes, json),
     async run(api, bytes) {
       return await api.consume(countingSource(bytes, { content: "fixed" }).stream);
     },
@@ -167,7 +172,7 @@ export async function streams(ctx: Context, serverMemory: () => Promise<MemorySa
   const throughput: WorkloadResult[] = [];
   for (const [direction, d] of Object.entries(DIRECTIONS) as [StreamDirection, (typeof DIRECTIONS)[StreamDirection]][]) {
     const cases: StreamCase[] = ctx.pairs.map((pair) => ({ name: pair.label, run: (n) => d.run(pair.api, n) }));
-    cases.push({ name: RAW, run: (n) => ctx.raw.download(n) }, { name: RAW_JSON, run: (n) => ctx.raw.download(n, true) });
+    cases.push({ name: RAW, run: (n) => d.raw(ctx.raw, n, false) }, { name: RAW_JSON, run: (n) => d.raw(ctx.raw, n, true) });
     const figures = await measureStreams(cases, runs, bytes, failures, direction);
     throughput.push({ id: `stream-${direction}`, title: quick ? d.title.replace("100 MiB", "32 MiB") : d.title, unit: "MB", figures });
   }
