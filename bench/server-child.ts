@@ -24,10 +24,9 @@ const gc = (globalThis as { gc?: () => void }).gc;
 process.on("message", async (message: { type: string }) => {
   if (message.type === "memory") {
     // What the servers hold, not what they have left for the collector (run with --expose-gc).
-    // Two collections: V8 takes a dead ArrayBuffer's bytes off `external` only when the next
-    // collection starts (it finalizes the previous one's ArrayBuffer sweep then), so right after
-    // one gc(), `external` still counts every ArrayBuffer allocated since the gc before, dead or
-    // not (`arrayBuffers` does not). Both readings are reported: the second is what is held.
+    // Two collections: right after one, `external` still counts the ArrayBuffers that died since
+    // the collection before it (V8 takes their bytes off at the next collection; `arrayBuffers`
+    // leaves them out at once). Both readings are reported: the second is what is held.
     gc?.();
     const externalAfterOneGc = process.memoryUsage().external;
     gc?.();

@@ -1,9 +1,9 @@
 // The bench's server child (bench/server-child.ts, unchanged) with a probe on `ws`'s send, for
 // bench/stream-memory.ts: counts the bytes of the Buffers handed to `ws` to send (the ArrayBuffers
-// a server allocates per frame), and with `--frames=string` turns a text frame given as a Buffer
-// back into a string first, which undoes our transport's conversion of large frames to UTF-8
-// bytes (the one thing our server does per frame that capnweb's does not). Reports the count on
-// `{ type: "sent" }` and resets it.
+// a server allocates per frame), and with `--frames=string` hands `ws` a text frame given as a
+// Buffer as a string instead, as capnweb's server does (our transport has made the Buffer by then,
+// and it dies at once: what changes is what `ws` and the socket hold, and the heap garbage the
+// string adds). Reports the count on `{ type: "sent" }` and resets it.
 
 import { WebSocket } from "ws";
 

@@ -1,5 +1,5 @@
 // What the slow reader's "external growth" on the writer's side is made of (README, Benchmarks):
-//   npm run build && node --import tsx bench/stream-memory.ts [--throughput] [--frames=string] [--pairs=ours→ours,capnweb→capnweb]
+//   npm run build && node --import tsx bench/stream-memory.ts [--throughput] [--frames=string] [--pairs=ours→ours,capnweb→capnweb] [--trace-gc]
 // The bench's conditions: the bench's server child (here with a probe on ws's send, see
 // bench/stream-memory-child.ts), the clients in this process, optionally the throughput runs
 // first (3 × 100 MiB returned by the server, per pair), then the slow reader as the bench runs it
@@ -28,7 +28,8 @@ interface Sample {
   externalAfterOneGc: number;
 }
 
-const child: ChildProcess = spawnTs("bench/stream-memory-child.ts", childArgs, ["--expose-gc"]);
+// --trace-gc: the child logs its collections (which of them ran between two samples).
+const child: ChildProcess = spawnTs("bench/stream-memory-child.ts", childArgs, ["--expose-gc", ...args.filter((a) => a === "--trace-gc")]);
 const { urls } = await nextMessage<{ urls: ServerUrls }>(child, (m) => m.type === "ready");
 const memory = (): Promise<Sample> => {
   child.send({ type: "memory" });

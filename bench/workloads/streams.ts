@@ -13,9 +13,9 @@
 //               on the writer's side: the most bytes its source had produced beyond what the
 //               reader had consumed, and its heapUsed, external memory (both after two gcs) and RSS
 //               growth; beside them, external memory after the first of the two gcs, which still
-//               counts the ArrayBuffers allocated since the sample before, dead or not (V8 takes a
-//               dead one off `external` only when the next collection starts): what the writer
-//               allocates outside the heap between two samples, not what it holds.
+//               counts the ArrayBuffers that died since the collection before (V8 takes their bytes
+//               off at the next collection): what the writer allocates outside the heap between
+//               two samples, not what it holds.
 //
 // A case that fails (our side before it carries streams) is left out and its error reported.
 
