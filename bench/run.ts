@@ -13,6 +13,7 @@
 // Absolute numbers drift 10–40 % between runs; only ratios taken in one run mean anything.
 
 import { mkdirSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { cpus, platform, release } from "node:os";
 import { performance } from "node:perf_hooks";
 import { CapnWeb } from "./lib/library.js";
@@ -434,13 +435,26 @@ if (bundleResult) {
   out.push(`Ours by part (minified): ${Object.entries(b.oursByPart).sort((x, y) => y[1] - x[1]).map(([part, bytes]) => `${part} ${kb(bytes)}`).join(", ")}.`);
 }
 
+/** Whether `ws` masks and unmasks frames natively (its optional `bufferutil` addon) or in JavaScript. */
+function wsMasking(): string {
+  if (process.env.WS_NO_BUFFER_UTIL) return "JavaScript (WS_NO_BUFFER_UTIL set)";
+  try {
+    createRequire(createRequire(import.meta.url).resolve("ws"))("bufferutil");
+    return "native (bufferutil)";
+  } catch {
+    return "ws's JavaScript fallback, byte by byte (bufferutil not installed)";
+  }
+}
+
 if (streamsResult) {
   const r = streamsResult;
   out.push("");
   out.push(
     `**Streams** (two processes: the servers in theirs, the clients here; ${r.bytes / 1024 / 1024} MiB in 64 KiB chunks, the median of ${r.runs} transfers per case after a warm-up, interleaved; ` +
-      "ratios of MB/s, > 1: the first is faster; raw ws: the same bytes as binary frames from the raw server, the limit of every row; " +
-      "capnweb's wire carries bytes as base64 inside JSON, a third more bytes plus the encoding, which raw ws pays neither of)",
+      "ratios of MB/s, > 1: the first is faster; raw ws: the same bytes as binary frames between a raw ws client and server in the row's direction, the limit of every row " +
+      "(passing a ReadableStream to the server, the client sends: a WebSocket client masks its frames and the server unmasks them, RFC 6455); " +
+      "capnweb's wire carries bytes as base64 inside JSON, a third more bytes plus the encoding, which raw ws pays neither of; " +
+      `ws's masking here: ${wsMasking()})`,
   );
   out.push("");
   const shown = RATIOS.filter((x) => r.throughput.some((w) => ratio(w.figures, x.of) !== undefined));
@@ -457,19 +471,21 @@ if (streamsResult) {
     out.push("");
     out.push(
       `**Stream with a slow reader** (the server writes, offering ${SLOW_READER_OFFERED_CHUNKS.toLocaleString("en-US")} chunks of 64 KiB; the client takes 1 chunk per ${SLOW_READER_DELAY_MS} ms; ` +
-        "on the writer's side: the most its source had produced beyond what the reader had consumed, and its process's growth after gc)",
+        "on the writer's side: the most its source had produced beyond what the reader had consumed, and its process's growth after two gcs; " +
+        "beside external growth, external memory read between the two gcs, which still counts the ArrayBuffers allocated and dropped since the sample before (25 chunks earlier): allocation, not holding)",
     );
     out.push("");
     const capnweb = r.slowReader.find((x) => x.pair === "capnweb→capnweb");
     out.push(
       table(
-        ["Pair", "chunks read", "produced − consumed, max", "heapUsed growth, max", "external growth, max", "RSS growth, max", "ahead ÷ capnweb→capnweb"],
+        ["Pair", "chunks read", "produced − consumed, max", "heapUsed growth, max", "external growth, max", "external after one gc, max", "RSS growth, max", "ahead ÷ capnweb→capnweb"],
         r.slowReader.map((x) => [
           x.pair,
           fmtInt(x.chunksRead),
           fmtBytes(x.maxAheadBytes),
           fmtBytes(x.maxHeapGrowth),
           fmtBytes(x.maxExternalGrowth),
+          fmtBytes(x.maxExternalGrowthOneGc),
           fmtBytes(x.maxRssGrowth),
           capnweb ? fmtRatio(x.maxAheadBytes / capnweb.maxAheadBytes) : "–",
         ]),

@@ -24,9 +24,14 @@ const gc = (globalThis as { gc?: () => void }).gc;
 process.on("message", async (message: { type: string }) => {
   if (message.type === "memory") {
     // What the servers hold, not what they have left for the collector (run with --expose-gc).
+    // Two collections: right after one, `external` still counts the ArrayBuffers that died since
+    // the collection before it (V8 takes their bytes off at the next collection; `arrayBuffers`
+    // leaves them out at once). Both readings are reported: the second is what is held.
     gc?.();
-    const { heapUsed, external, rss } = process.memoryUsage();
-    process.send!({ type: "memory", heapUsed, external, rss, collected: gc !== undefined });
+    const externalAfterOneGc = process.memoryUsage().external;
+    gc?.();
+    const { heapUsed, external, arrayBuffers, rss } = process.memoryUsage();
+    process.send!({ type: "memory", heapUsed, external, arrayBuffers, rss, externalAfterOneGc, collected: gc !== undefined });
   } else if (message.type === "close") {
     await Promise.all(proxies.map((p) => p.close()));
     await servers.close();

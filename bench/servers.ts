@@ -14,7 +14,10 @@
 //   consume(readable)               reads the client's ReadableStream to its end; the byte count
 // The raw echo server answers the text frame `stream <bytes>` with `bytes` in 64 KiB binary
 // frames, `stream-json <bytes>` with them as capnweb's stream-write text frames, then the text
-// frame `end`.
+// frame `end`. After `upload <bytes>` (or `upload-json <bytes>`) it counts the frames that follow
+// as such bytes (decoding the JSON ones) instead of echoing them, and once `bytes` have arrived
+// answers `end <bytes>`: the same limit for a client that sends, whose frames a WebSocket client
+// must mask (RFC 6455) and the server unmask.
 
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -213,10 +216,21 @@ export async function startRawServer(port = 0): Promise<RunningServer> {
   const http = createServer((_request, response) => response.writeHead(426).end());
   const wss = new WebSocketServer({ server: http, perMessageDeflate: false });
   wss.on("connection", (ws) => {
+    let upload: { expected: number; received: number; json: boolean } | undefined;
     ws.on("message", (data, isBinary) => {
+      if (upload) {
+        upload.received += upload.json ? decodeStreamWrite(data as Buffer).length : (data as Buffer).length;
+        if (upload.received >= upload.expected) {
+          ws.send(`end ${upload.received}`);
+          upload = undefined;
+        }
+        return;
+      }
       const command = !isBinary && (data as Buffer).length < 32 ? String(data) : "";
       if (command.startsWith("stream ")) void rawStream(ws, Number(command.slice(7)), false);
       else if (command.startsWith("stream-json ")) void rawStream(ws, Number(command.slice(12)), true);
+      else if (command.startsWith("upload ")) upload = { expected: Number(command.slice(7)), received: 0, json: false };
+      else if (command.startsWith("upload-json ")) upload = { expected: Number(command.slice(12)), received: 0, json: true };
       else ws.send(data, { binary: isBinary });
     });
   });
@@ -234,6 +248,31 @@ export async function startRawServer(port = 0): Promise<RunningServer> {
   };
 }
 
+/** The text frame capnweb's wire makes of a stream write of `chunk`. */
+export function streamWriteFrame(chunk: Buffer): string {
+  return JSON.stringify(["stream", ["pipeline", 1, ["write"], [["bytes", chunk.toString("base64")]]]]);
+}
+
+/** The bytes of such a frame, decoded as a receiver of capnweb's wire must: the JSON, then the base64. */
+export function decodeStreamWrite(frame: Buffer): Buffer {
+  const message = JSON.parse(String(frame)) as [string, [string, number, string[], [[string, string]]]];
+  return Buffer.from(message[1][3][0][1], "base64");
+}
+
+/**
+ * Sends `bytes` in 64 KiB frames as fast as the socket drains (4 MiB buffered at most): binary,
+ * or each chunk as capnweb's stream-write frame (encoded per chunk). Either end of a raw stream.
+ */
+export async function sendRawFrames(ws: WebSocket, bytes: number, asJson: boolean): Promise<void> {
+  const chunk = Buffer.alloc(CHUNK_BYTES);
+  for (let sent = 0; sent < bytes; sent += CHUNK_BYTES) {
+    const data = bytes - sent >= CHUNK_BYTES ? chunk : chunk.subarray(0, bytes - sent);
+    const frame = asJson ? streamWriteFrame(data) : data;
+    if (ws.bufferedAmount < 4 * 1024 * 1024) ws.send(frame, { binary: !asJson });
+    else await new Promise<void>((resolve, reject) => ws.send(frame, { binary: !asJson }, (error) => (error ? reject(error) : resolve())));
+  }
+}
+
 /**
  * Raw ws's limit for a stream: frames as fast as the socket drains (4 MiB buffered at most).
  * Binary: the bytes alone. `asJson`: each chunk as the text frame capnweb's wire makes of a
@@ -241,13 +280,7 @@ export async function startRawServer(port = 0): Promise<RunningServer> {
  * chunk: the cost of the encoding without any RPC.
  */
 async function rawStream(ws: WebSocket, bytes: number, asJson: boolean): Promise<void> {
-  const chunk = Buffer.alloc(CHUNK_BYTES);
-  for (let sent = 0; sent < bytes; sent += CHUNK_BYTES) {
-    const data = bytes - sent >= CHUNK_BYTES ? chunk : chunk.subarray(0, bytes - sent);
-    const frame = asJson ? JSON.stringify(["stream", ["pipeline", 1, ["write"], [["bytes", data.toString("base64")]]]]) : data;
-    if (ws.bufferedAmount < 4 * 1024 * 1024) ws.send(frame, { binary: !asJson });
-    else await new Promise<void>((resolve, reject) => ws.send(frame, { binary: !asJson }, (error) => (error ? reject(error) : resolve())));
-  }
+  await sendRawFrames(ws, bytes, asJson);
   ws.send("end");
 }
 

@@ -1,17 +1,36 @@
-// Stream throughput of one client→server pair in one process, for a CPU profile or a quick A/B:
-//   npm run build && node [--cpu-prof --cpu-prof-dir=bench/results/prof] --import tsx bench/stream-profile.ts <direction> [client] [server] [MiB] [runs]
+// Stream throughput of one client→server pair, for a CPU profile or a quick A/B:
+//   npm run build && node [--cpu-prof --cpu-prof-dir=bench/results/prof] --import tsx bench/stream-profile.ts <direction> [client] [server] [MiB] [runs] [--server-child[=prof]]
 //   direction: download | writable | upload
-// Prints MB/s per run and the median. Not the bench (which runs client and server in two
-// processes, side by side with capnweb and raw ws): one process pays both ends' CPU.
+// Prints MB/s per run and the median. By default in one process, which pays both ends' CPU (not
+// the bench, which runs client and server in two processes, side by side with capnweb and raw
+// ws). `--server-child` puts the servers in the bench's server child process instead (two
+// processes, as the bench); `--server-child=prof` makes that process write a .cpuprofile to
+// bench/results/prof.
 
 import { performance } from "node:perf_hooks";
-import { startAll, type Impl } from "./servers.js";
+import { startAll, type Impl, type ServerUrls } from "./servers.js";
 import { openWs, closeWs } from "./lib/clients.js";
+import { REPO, exited, nextMessage, spawnTs } from "./lib/spawn.js";
 import { MiB, countingSink, countingSource, drain } from "../test/shared/byte-streams.js";
 
-const [direction = "download", client = "ours", server = "ours", mib = "100", runs = "3"] = process.argv.slice(2) as [string, Impl, Impl, string, string];
-const servers = await startAll();
-const api = await openWs(client, servers.urls[server].wsUrl);
+const childOption = process.argv.find((a) => a.startsWith("--server-child"));
+const [direction = "download", client = "ours", server = "ours", mib = "100", runs = "3"] = process.argv.slice(2).filter((a) => !a.startsWith("--")) as [string, Impl, Impl, string, string];
+let urls: ServerUrls;
+let close: () => Promise<void>;
+if (childOption) {
+  const flags = childOption === "--server-child=prof" ? ["--cpu-prof", `--cpu-prof-dir=${REPO}bench/results/prof`] : [];
+  const child = spawnTs("bench/server-child.ts", [], flags);
+  urls = (await nextMessage<{ urls: ServerUrls }>(child, (m) => m.type === "ready")).urls;
+  close = async () => {
+    child.send({ type: "close" });
+    await exited(child);
+  };
+} else {
+  const servers = await startAll();
+  urls = servers.urls;
+  close = () => servers.close();
+}
+const api = await openWs(client, urls[server].wsUrl);
 const bytes = Number(mib) * MiB;
 
 const directions: Record<string, () => Promise<number>> = {
@@ -37,5 +56,5 @@ for (let i = 0; i < Number(runs); i++) {
 figures.sort((a, b) => a - b);
 console.log(`${direction} ${client}→${server}: ${figures.map((f) => f.toFixed(0)).join(" ")} MB/s, median ${figures[Math.floor(figures.length / 2)]!.toFixed(0)}`);
 closeWs(client, api);
-await servers.close();
+await close();
 process.exit(0);

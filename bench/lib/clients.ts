@@ -4,7 +4,7 @@
 import { WebSocket } from "ws";
 import { newHttpBatchRpcSession, newWebSocketRpcSession } from "capnweb";
 import { CapnWeb } from "./library.js";
-import type { Impl, ServerUrls } from "../servers.js";
+import { type Impl, type ServerUrls, decodeStreamWrite, sendRawFrames } from "../servers.js";
 
 (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
 
@@ -72,20 +72,25 @@ export class RawClient {
   private done: (() => void) | undefined;
   /** While a download runs: its byte count, whether frames are JSON, and what to call on its `end` frame. */
   private downloading: { bytes: number; json: boolean; end(bytes: number): void } | undefined;
+  /** While an upload runs: what to call with the count of the server's `end <bytes>` frame. */
+  private uploaded: ((bytes: number) => void) | undefined;
 
   private constructor(readonly socket: WebSocket) {
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       const download = this.downloading;
       if (download) {
         if (isBinary) download.bytes += data.length;
-        else if (download.json && data.length > 3) {
-          // Decoded as a receiver of capnweb's wire must: the JSON, then the base64.
-          const message = JSON.parse(String(data)) as [string, [string, number, string[], [[string, string]]]];
-          download.bytes += Buffer.from(message[1][3][0][1], "base64").length;
-        } else {
+        else if (download.json && data.length > 3) download.bytes += decodeStreamWrite(data).length;
+        else {
           this.downloading = undefined;
           download.end(download.bytes);
         }
+        return;
+      }
+      const uploaded = this.uploaded;
+      if (uploaded) {
+        this.uploaded = undefined;
+        uploaded(Number(String(data).slice(4)));
         return;
       }
       if (--this.remaining === 0) {
@@ -123,6 +128,16 @@ export class RawClient {
       this.downloading = { bytes: 0, json, end };
       this.socket.send(`${json ? "stream-json" : "stream"} ${bytes}`);
     });
+  }
+
+  /**
+   * Sends `bytes` to the raw server in binary frames (or, `json`, as capnweb's stream-write text
+   * frames, which it decodes); resolves with the bytes it counted once all have arrived.
+   */
+  upload(bytes: number, json = false): Promise<number> {
+    const counted = new Promise<number>((resolve) => (this.uploaded = resolve));
+    this.socket.send(`${json ? "upload-json" : "upload"} ${bytes}`);
+    return sendRawFrames(this.socket, bytes, json).then(() => counted);
   }
 
   close(): void {
