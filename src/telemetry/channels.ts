@@ -156,20 +156,24 @@ interface FollowedCall {
 class CallChannels implements CallObserver {
   private opened: { start: Channel; stop: Channel; exception: Channel } | undefined;
 
-  constructor(private readonly events: { start: TelemetryEvent; stop: "call:stop" | "serve:stop"; exception: "call:exception" | "serve:exception" }) {}
+  constructor(private readonly events: { start: TelemetryEvent; stop: TelemetryEvent; exception: TelemetryEvent }) {}
 
   /** The prefix changed: the channels are looked up again. */
   forget(): void {
     this.opened = undefined;
   }
 
-  start(path: readonly (string | number)[]): object | undefined {
-    // Every call passes here: the three channels are looked up once per prefix, not per call.
-    const { start, stop, exception } = (this.opened ??= {
+  /** Every call passes here: the three channels are looked up once per prefix, not per call. */
+  private channels(): { start: Channel; stop: Channel; exception: Channel } {
+    return (this.opened ??= {
       start: channel(this.events.start),
       stop: channel(this.events.stop),
       exception: channel(this.events.exception),
     });
+  }
+
+  start(path: readonly (string | number)[]): object | undefined {
+    const { start, stop, exception } = this.channels();
     // Otherwise no object and no clock read.
     if (!start.hasSubscribers && !stop.hasSubscribers && !exception.hasSubscribers) return undefined;
     const call: FollowedCall = { path: path.join("."), startedAt: performance.now() };
@@ -180,8 +184,10 @@ class CallChannels implements CallObserver {
   end(call: object, error?: CapnWebError): void {
     const { path, startedAt } = call as FollowedCall;
     const duration = performance.now() - startedAt;
-    if (error === undefined) publish(this.events.stop, { path, duration });
-    else publish(this.events.exception, { path, duration, error });
+    const { stop, exception } = this.channels();
+    if (error === undefined) {
+      if (stop.hasSubscribers) stop.publish({ path, duration });
+    } else if (exception.hasSubscribers) exception.publish({ path, duration, error });
   }
 }
 
